@@ -1,0 +1,1 @@
+"""Sub-commands of ``hybrid-ir``: each module defines ``register(parser)`` that sets ``func``."""
