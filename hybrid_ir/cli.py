@@ -35,7 +35,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hybrid-ir {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
-        if command is None or name == command:
+        if name == command:
             mod = importlib.import_module(f"hybrid_ir.commands.{module}")
             mod.register(sub.add_parser(name, help=help_text, description=help_text))
         else:

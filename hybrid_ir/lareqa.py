@@ -183,8 +183,9 @@ def check_languages(name: str, languages: Sequence[str] | None) -> tuple[str, ..
 
 def dataset_files(name: str, languages: Sequence[str] | None = None) -> list[str]:
     """Paths (relative to the data root) of the files a dataset needs."""
-    folder, _ = DATASETS[name] if name in DATASETS else (None, None)
-    return [f"{folder}/{lang}.json" for lang in check_languages(name, languages)]
+    langs = check_languages(name, languages)
+    folder = DATASETS[name][0]
+    return [f"{folder}/{lang}.json" for lang in langs]
 
 
 def load_lareqa(
@@ -200,7 +201,7 @@ def load_lareqa(
     langs = check_languages(name, languages)
     questions: list[Question] = []
     candidates: list[Candidate] = []
-    for lang, rel in zip(langs, dataset_files(name, langs)):
+    for lang, rel in zip(langs, dataset_files(name, langs), strict=True):
         path = resolve_file(rel, data_dir)
         _read_language_file(path, lang, questions, candidates)
     order = {lang: i for i, lang in enumerate(langs)}

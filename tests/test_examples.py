@@ -1,0 +1,81 @@
+"""Training examples: triplets per parallel id, hard negatives, article split, overlap guard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hybrid_ir.errors import HybridIRError
+from hybrid_ir.examples import (
+    build_examples,
+    load_training_set,
+    shared_articles,
+    split_by_article,
+)
+from hybrid_ir.lareqa import load_lareqa
+
+
+def test_examples_cover_every_parallel_id(data_dir: Path) -> None:
+    ds = load_lareqa("mlqa-r")
+    ts = build_examples(ds)
+    assert len(ts) == 1148
+    for ex in ts.examples[:200]:
+        assert len(ex.by_lang) == len(ds.relevant[ex.parallel_id])
+        for t in ex.by_lang.values():
+            assert t.positive != t.negative
+
+
+def test_hard_negative_from_same_paragraph(data_dir: Path) -> None:
+    ds = load_lareqa("xquad-r", ["en", "de"])
+    ts = build_examples(ds, seed=3)
+    para_sentences = {}
+    for c in ds.candidates:
+        para_sentences.setdefault((c.lang, c.paragraph), set()).add(c.sentence)
+    answer_para = {(q.parallel_id, q.lang): ds.candidates[q.answer].paragraph for q in ds.questions}
+    fallbacks = 0
+    for ex in ts.examples:
+        for lang, t in ex.by_lang.items():
+            sentences = para_sentences[(lang, answer_para[(ex.parallel_id, lang)])]
+            if len(sentences) > 1:
+                assert t.negative in sentences
+            else:  # a one-sentence paragraph falls back to the same article
+                fallbacks += 1
+                assert t.negative not in sentences
+    assert fallbacks < 0.05 * sum(len(ex.by_lang) for ex in ts.examples)
+
+
+def test_seed_changes_negatives_deterministically(data_dir: Path) -> None:
+    ds = load_lareqa("xquad-r", ["en"])
+    a, b, c = build_examples(ds, seed=0), build_examples(ds, seed=0), build_examples(ds, seed=1)
+    assert a == b
+    assert a != c
+
+
+def test_cross_lingual_triplet(data_dir: Path) -> None:
+    ts = build_examples(load_lareqa("xquad-r", ["en", "de"]))
+    ex = ts.examples[0]
+    t = ex.triplet("en", "de")
+    assert t.query == ex.by_lang["en"].query
+    assert (t.positive, t.negative) == (ex.by_lang["de"].positive, ex.by_lang["de"].negative)
+
+
+def test_overlap_guard(data_dir: Path) -> None:
+    mlqa, xquad = load_lareqa("mlqa-r"), load_lareqa("xquad-r")
+    assert shared_articles(mlqa, xquad) == {"prime number", "harvard university"}
+    ts = load_training_set("mlqa-r", exclude_overlap_with=["xquad-r"])
+    assert len(ts) == 1145
+    assert not {ex.article for ex in ts.examples} & {"prime number", "harvard university"}
+    with pytest.raises(HybridIRError, match="same dataset"):
+        load_training_set("mlqa-r", exclude_overlap_with=["mlqa-r"])
+
+
+def test_split_by_article_is_disjoint(data_dir: Path) -> None:
+    ts = load_training_set("mlqa-r")
+    train, val = split_by_article(ts, 0.1, seed=0)
+    assert len(train) + len(val) == len(ts)
+    assert 0.1 * len(ts) <= len(val) < 0.2 * len(ts)
+    assert not {e.article for e in train.examples} & {e.article for e in val.examples}
+    assert split_by_article(ts, 0.1, seed=0) == (train, val)
+    with pytest.raises(HybridIRError, match="validation_fraction"):
+        split_by_article(ts, 1.5)

@@ -1,0 +1,133 @@
+"""Build the book: execute every chapter with papermill, then render HTML with Jupyter Book 1.x.
+
+Steps (``make book`` runs this):
+
+1. copy the book sources (``_config.yml``, ``_toc.yml``, ``book/``, ``references.bib``) into
+   ``_build/src``;
+2. execute each notebook listed in ``_toc.yml`` with papermill into ``_build/src/notebooks``, passing
+   ``profile`` (default ``ci``: offline, small, 2 CPU cores) to the cell tagged ``parameters``; the
+   committed notebooks stay without outputs;
+3. ``jupyter-book build`` with execution off and warnings as errors; the HTML lands in ``_build/html``.
+
+A chapter that fails keeps its partly executed copy in ``_build/src/notebooks`` for inspection and
+the build exits non-zero. Timings per chapter go to ``_build/execution.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "_build"
+SRC = BUILD / "src"
+
+
+def toc_files(toc_path: Path) -> list[str]:
+    """Every file named in a jb-book ``_toc.yml`` (root, parts, chapters, sections), in order."""
+    toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
+    files = [toc["root"]]
+
+    def walk(entries: list[dict]) -> None:
+        for entry in entries:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections", []))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters", []))
+    walk(toc.get("chapters", []))
+    return files
+
+
+def notebooks(toc_path: Path) -> list[Path]:
+    """The chapter notebooks (``notebooks/*.ipynb``) in table-of-contents order."""
+    out = []
+    for f in toc_files(toc_path):
+        path = ROOT / f"{f}.ipynb"
+        if path.is_file():
+            out.append(path)
+    return out
+
+
+def copy_sources() -> None:
+    if SRC.exists():
+        shutil.rmtree(SRC)
+    SRC.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml", "references.bib", "logo.png"):
+        if (ROOT / name).exists():
+            shutil.copy2(ROOT / name, SRC / name)
+    shutil.copytree(ROOT / "book", SRC / "book")
+    (SRC / "notebooks").mkdir()
+
+
+def execute(nb: Path, profile: str, timeout: int) -> float:
+    """Run one notebook with papermill into the build tree; returns the wall time in seconds."""
+    import papermill as pm
+
+    out = SRC / "notebooks" / nb.name
+    start = time.perf_counter()
+    pm.execute_notebook(
+        str(nb),
+        str(out),
+        parameters={"profile": profile},
+        kernel_name="python3",
+        cwd=str(SRC / "notebooks"),
+        progress_bar=False,
+        execution_timeout=timeout,
+        log_output=False,
+    )
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="ci", help="notebook profile (ci, default, colab)")
+    parser.add_argument("--only", nargs="*", help="execute only these notebooks (file stems)")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    parser.add_argument("--no-execute", action="store_true", help="render the committed notebooks as they are")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("HYBRID_IR_RECORD_DIR", str(BUILD / "records"))
+    copy_sources()
+    timings: dict[str, float] = {}
+    failed: list[str] = []
+    for nb in notebooks(ROOT / "_toc.yml"):
+        if args.no_execute or (args.only and nb.stem not in args.only):
+            shutil.copy2(nb, SRC / "notebooks" / nb.name)
+            continue
+        print(f"[book] executing {nb.name} (profile {args.profile}) ...", flush=True)
+        try:
+            timings[nb.name] = round(execute(nb, args.profile, args.timeout), 1)
+            print(f"[book]   done in {timings[nb.name]:.1f} s", flush=True)
+        except Exception as exc:  # papermill raises PapermillExecutionError with the cell's traceback
+            failed.append(nb.name)
+            print(f"[book]   FAILED: {exc}", file=sys.stderr, flush=True)
+    BUILD.mkdir(exist_ok=True)
+    (BUILD / "execution.json").write_text(json.dumps({"profile": args.profile, "seconds": timings}, indent=1))
+    if failed:
+        print(f"[book] {len(failed)} chapter(s) failed: {failed}; executed copies in {SRC / 'notebooks'}",
+              file=sys.stderr)
+        return 1
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb), "build", str(SRC), "--path-output", str(BUILD / "jb"), "-W", "--keep-going"]
+    print("[book] " + " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+    html = BUILD / "html"
+    if html.exists():
+        shutil.rmtree(html)
+    shutil.copytree(BUILD / "jb" / "_build" / "html", html)
+    print(f"[book] HTML: {html / 'index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
