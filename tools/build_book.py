@@ -97,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("HYBRID_IR_RECORD_DIR", str(BUILD / "records"))
+    shared = ROOT.parent / "shared" / "data"
+    if "HYBRID_IR_DATA_DIR" not in os.environ and shared.is_dir():
+        os.environ["HYBRID_IR_DATA_DIR"] = str(shared)
     copy_sources()
     timings: dict[str, float] = {}
     failed: list[str] = []

@@ -1,0 +1,212 @@
+"""Helpers shared by the book's chapters: profiles, set-up and recorded numbers.
+
+Every chapter has one cell tagged ``parameters`` with ``profile = "default"``. papermill overrides it
+(``make book`` passes ``ci``). A :class:`Profile` says which encoder a chapter uses and how big the
+live runs are:
+
+- ``ci``: offline, 2 CPU cores, a few minutes per chapter (small subsets, the tiny random model for
+  live training, the offline multilingual-e5-small for live evaluation on a few languages);
+- ``default``: what a reader runs locally: the real multilingual-e5-small (offline conversion, the
+  same weights as ``intfloat/multilingual-e5-small``) on the full sets;
+- ``colab``: a Colab GPU runtime: the Hub model, full sets, GPU-sized batches.
+
+Numbers a chapter states in its text are recorded with :class:`Recorder`; tests read them back and
+check them against the package's own computation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hybrid_ir.env import in_colab
+from hybrid_ir.errors import HybridIRError
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes and models of one way of running the chapters."""
+
+    name: str
+    description: str
+    encoder: str  # the pretrained encoder evaluated and fine-tuned live
+    train_encoder: str  # the encoder trained live in the training chapters
+    eval_languages: tuple[str, ...] | None  # languages of live XQuAD-R evaluation (None = all 11)
+    max_queries_per_language: int | None  # cap on live-evaluation queries (None = all)
+    train_examples: int | None  # cap on live-training examples (None = all)
+    train_steps: int
+    batch_size: int
+    max_query_length: int = 48
+    max_passage_length: int = 96
+    encode_batch_size: int = 64
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+PROFILES: dict[str, Profile] = {
+    "ci": Profile(
+        name="ci",
+        description="offline, 2 CPU cores, minutes per chapter (small subsets; tiny model for live training)",
+        encoder="offline-e5-small",
+        train_encoder="tiny",
+        eval_languages=("en", "de", "zh"),
+        max_queries_per_language=200,
+        train_examples=256,
+        train_steps=30,
+        batch_size=16,
+    ),
+    "default": Profile(
+        name="default",
+        description="a reader's machine: real multilingual-e5-small (offline conversion), full sets",
+        encoder="offline-e5-small",
+        train_encoder="offline-e5-small",
+        eval_languages=None,
+        max_queries_per_language=None,
+        train_examples=None,
+        train_steps=200,
+        batch_size=32,
+    ),
+    "colab": Profile(
+        name="colab",
+        description="a Colab GPU runtime: multilingual-e5-small from the Hub, full sets, batch 100",
+        encoder="intfloat/multilingual-e5-small",
+        train_encoder="intfloat/multilingual-e5-small",
+        eval_languages=None,
+        max_queries_per_language=None,
+        train_examples=None,
+        train_steps=300,
+        batch_size=100,
+        max_passage_length=128,
+        encode_batch_size=256,
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    """The profile called ``name``; ``"auto"`` picks ``colab`` inside Colab and ``default`` elsewhere."""
+    if name == "auto":
+        name = "colab" if in_colab() else "default"
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise HybridIRError(f"unknown profile '{name}'; choose one of {sorted(PROFILES)} or 'auto'") from None
+
+
+def setup_notebook(profile: str = "default", seed: int = 0) -> Profile:
+    """Set-up run by the first code cell of every chapter; returns the :class:`Profile`.
+
+    Applies the book's plotting style, seeds Python/numpy/torch, quietens library logging, and in
+    the ``ci`` profile switches the Hugging Face libraries to offline mode.
+    """
+    prof = get_profile(profile)
+    if prof.name == "ci":
+        for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+            os.environ.setdefault(name, "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    import warnings
+
+    import numpy as np
+
+    from hybrid_ir.plotting import use_style
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        import torch
+
+        torch.manual_seed(seed)
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    try:
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover
+        pass
+    use_style()
+    return prof
+
+
+def repo_root() -> Path | None:
+    """The repository root when the chapter runs from a checkout (None in a bare Colab session)."""
+    here = Path.cwd().resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "results").is_dir() and (candidate / "hybrid_ir").is_dir():
+            return candidate
+    package_root = Path(__file__).resolve().parents[1]
+    return package_root if (package_root / "results").is_dir() else None
+
+
+def results_dir() -> Path:
+    """The committed ``results/`` folder of the reproduction runs."""
+    env = os.environ.get("HYBRID_IR_RESULTS_DIR")
+    if env:
+        return Path(env)
+    root = repo_root()
+    if root is None:
+        raise HybridIRError(
+            "the recorded results folder was not found; clone the repository (it holds results/) "
+            "or set HYBRID_IR_RESULTS_DIR"
+        )
+    return root / "results"
+
+
+class Recorder:
+    """Numbers a chapter states, saved as ``$HYBRID_IR_RECORD_DIR/<chapter>.json`` (when set).
+
+    Example::
+
+        rec = Recorder("01_data")
+        rec["xquad_r_questions"] = 13090
+    """
+
+    def __init__(self, chapter: str) -> None:
+        self.chapter = chapter
+        self.values: dict[str, Any] = {}
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.values[key] = _plain(value)
+        self._save()
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def update(self, values: dict[str, Any]) -> None:
+        for k, v in values.items():
+            self.values[k] = _plain(v)
+        self._save()
+
+    def _save(self) -> None:
+        folder = os.environ.get("HYBRID_IR_RECORD_DIR")
+        if not folder:
+            return
+        from hybrid_ir.atomic import write_json
+
+        write_json(Path(folder) / f"{self.chapter}.json", self.values)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars/arrays and dataclasses as plain JSON values."""
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if hasattr(value, "__dataclass_fields__"):
+        return asdict(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def load_json(path: str | Path) -> Any:
+    """Read a JSON file (a small helper for chapters reading recorded results)."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))

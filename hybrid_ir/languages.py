@@ -1,0 +1,37 @@
+"""Facts about the evaluation languages used in tables and plots (names, family, script)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str
+    name: str
+    family: str  # language family (branch for Indo-European)
+    script: str
+
+
+LANGUAGES: dict[str, Language] = {
+    lang.code: lang
+    for lang in (
+        Language("ar", "Arabic", "Afro-Asiatic", "Arabic"),
+        Language("de", "German", "Indo-European (Germanic)", "Latin"),
+        Language("el", "Greek", "Indo-European (Hellenic)", "Greek"),
+        Language("en", "English", "Indo-European (Germanic)", "Latin"),
+        Language("es", "Spanish", "Indo-European (Romance)", "Latin"),
+        Language("hi", "Hindi", "Indo-European (Indo-Aryan)", "Devanagari"),
+        Language("ru", "Russian", "Indo-European (Slavic)", "Cyrillic"),
+        Language("th", "Thai", "Kra-Dai", "Thai"),
+        Language("tr", "Turkish", "Turkic", "Latin"),
+        Language("vi", "Vietnamese", "Austroasiatic", "Latin"),
+        Language("zh", "Chinese", "Sino-Tibetan", "Han"),
+    )
+}
+
+
+def language_name(code: str) -> str:
+    """English name of a language code (the code itself when unknown)."""
+    lang = LANGUAGES.get(code)
+    return lang.name if lang else code
