@@ -215,7 +215,7 @@ def test_faiss_search_and_ranks_from_top_k():
     np.testing.assert_allclose(scores, np.take_along_axis(qv @ cv.T, ids, axis=1), rtol=1e-5)
     for kind in ("hnsw", "ivf"):
         _, approx = search(build_index(cv, kind), qv, 10)
-        overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(approx, ids)])
+        overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(approx, ids, strict=True)])
         assert overlap > 0.8, kind
     rel = np.stack([ids[:, 2], ids[:, 0], np.full(20, -1)], axis=1)
     r = ranks_from_top_k(ids, rel)

@@ -109,8 +109,9 @@ def load_embeddings(path: str | Path, ds: LareqaDataset) -> tuple[np.ndarray, np
             parts.append(f"{len(extra)} ids are not in the dataset (e.g. {extra[:3]})")
         raise HybridIRError(
             f"{path}: " + "; ".join(parts)
-            + f". The ids must be exactly those of `hybrid-ir data export {ds.name}`"
+            + f". The ids must be exactly those of `hybrid-ir data export {ds.name}"
             + (f" --languages {' '.join(ds.languages)}" if ds.languages != default else "")
+            + "`"
         )
     bad = ~np.isfinite(vectors).all(axis=1)
     if bad.any():
