@@ -1,0 +1,32 @@
+"""``hybrid-ir reproduce``: run (or resume) a reproduction experiment and aggregate its results."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="experiment YAML (e.g. results/configs/mlqa-to-xquad.yaml)")
+    parser.add_argument("--only", nargs="+", help="run only these: a strategy label (hybrid) or label/seedK")
+    parser.add_argument("--force", action="store_true", help="re-run finished runs (overwrites their results)")
+    parser.add_argument("--aggregate-only", action="store_true", help="only rewrite summary and significance files")
+    parser.add_argument("--list", action="store_true", help="list the runs and whether each is finished")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hybrid_ir.reproduce import aggregate, load_experiment, run_experiment
+
+    exp = load_experiment(args.config)
+    if args.list:
+        for label, seed in exp.runs():
+            done = (exp.run_folder(label, seed) / "metrics.json").is_file()
+            key = label if seed is None else f"{label}/seed{seed}"
+            print(f"{'done   ' if done else 'pending'}  {key}")
+        return 0
+    if args.aggregate_only:
+        aggregate(exp)
+        print(f"aggregated into {exp.folder}")
+        return 0
+    run_experiment(exp, only=args.only, force=args.force)
+    return 0

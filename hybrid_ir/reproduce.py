@@ -1,0 +1,409 @@
+"""The reproduction experiments: train each batch strategy with several seeds, evaluate zero-shot.
+
+An experiment (a YAML file, e.g. ``results/configs/mlqa-to-xquad.yaml``) names a base training
+configuration (a :mod:`hybrid_ir.config` profile plus overrides), the strategies to compare (each a
+set of overrides such as ``{strategy: hybrid, alpha: 0.5}``), the seeds, and the evaluation set.
+:func:`run_experiment` runs, in order,
+
+1. the **untuned** encoder (the base model without fine-tuning: the baseline row);
+2. every (strategy, seed): train from the same initial weights (:func:`hybrid_ir.trainer.train`,
+   resumable), then evaluate the exported model on the full LAReQA grid.
+
+Each run writes a folder ``<results>/<experiment>/<strategy>/seed<k>/`` (``untuned/`` for the
+baseline) holding only small text files:
+
+- ``run.json``: configuration, package version, git commit, data checksums, hardware, wall times;
+- ``metrics.json``: :meth:`~hybrid_ir.evaluation.LareqaResult.to_json` (summary, per language, pairs);
+- ``per_language.csv``, ``pairs.csv``: the same as tables; ``bias.json``: :func:`~hybrid_ir.bias.bias_summary`;
+- ``ranks.csv.gz``: per query, the multilingual-pool and own-language-pool rank of each relevant
+  candidate and the top-10 candidates of the multilingual pool, from which every per-query metric
+  (and the significance tests) is recomputed with :func:`load_run_result`;
+- ``train_log.jsonl``: the trainer's metrics log (training runs).
+
+A run whose ``metrics.json`` exists is skipped, so an interrupted experiment resumes where it
+stopped (a training run itself resumes from its last checkpoint in ``<runs>/``, which holds the
+weights and is not committed). :func:`aggregate` then writes ``summary.csv`` (one row per run),
+``summary.json`` (mean and standard deviation over seeds) and ``significance.csv`` (paired tests
+between strategies over queries).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import time
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from hybrid_ir import __version__
+from hybrid_ir.atomic import atomic_path, write_json
+from hybrid_ir.errors import HybridIRError
+
+UNTUNED = "untuned"
+
+
+@dataclass
+class ExperimentConfig:
+    """One experiment: base training config, strategies, seeds, evaluation set."""
+
+    name: str
+    eval_dataset: str = "xquad-r"
+    eval_languages: list[str] | None = None
+    candidate_text: str = "sentence"
+    eval_batch_size: int = 64
+    profile: str = "cpu"  # base hybrid_ir.config profile (or a YAML path)
+    train: dict[str, Any] = field(default_factory=dict)  # overrides of the base profile
+    strategies: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {
+            "x-x-mono": {"strategy": "mono"},
+            "x-y": {"strategy": "cross"},
+            "hybrid": {"strategy": "hybrid", "alpha": 0.5},
+        }
+    )
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    baseline: bool = True
+    results_dir: str = "results"
+    runs_dir: str = "runs"
+    source: str = ""  # the YAML file it was read from
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.results_dir) / self.name
+
+    def run_folder(self, label: str, seed: int | None) -> Path:
+        return self.folder / label if label == UNTUNED else self.folder / label / f"seed{seed}"
+
+    def runs(self) -> list[tuple[str, int | None]]:
+        """Every run of the experiment in execution order: the baseline, then seed-major."""
+        out: list[tuple[str, int | None]] = [(UNTUNED, None)] if self.baseline else []
+        out += [(label, seed) for seed in self.seeds for label in self.strategies]
+        return out
+
+
+def load_experiment(path: str | Path) -> ExperimentConfig:
+    """Read an experiment YAML file (unknown keys are an error)."""
+    path = Path(path)
+    if not path.is_file():
+        raise HybridIRError(f"experiment config not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise HybridIRError(f"{path}: not valid YAML ({exc})") from None
+    known = set(ExperimentConfig.__dataclass_fields__) - {"source"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise HybridIRError(f"{path}: unknown keys {unknown}; known: {sorted(known)}")
+    if "name" not in data:
+        raise HybridIRError(f"{path}: 'name' is required")
+    exp = ExperimentConfig(**data, source=str(path))
+    for label, overrides in exp.strategies.items():
+        if label == UNTUNED:
+            raise HybridIRError(f"{path}: '{UNTUNED}' is reserved for the baseline")
+        train_config(exp, label, exp.seeds[0] if exp.seeds else 0)  # validates the overrides now
+        if not isinstance(overrides, dict):
+            raise HybridIRError(f"{path}: strategies.{label} must be a mapping of settings")
+    return exp
+
+
+def train_config(exp: ExperimentConfig, label: str, seed: int):
+    """The :class:`~hybrid_ir.config.TrainConfig` of one training run of the experiment."""
+    from hybrid_ir.config import load_config, set_field
+
+    cfg = load_config(exp.profile)
+    settings = {**exp.train, **exp.strategies[label], "seed": seed,
+                "output_dir": str(Path(exp.runs_dir) / exp.name / f"{label}-seed{seed}"),
+                "progress": False}
+    for key, value in settings.items():
+        set_field(cfg, key, value, f"{exp.source or exp.name}: {label}")
+    return cfg.validate()
+
+
+# ------------------------------------------------------------------------------------ one run
+def run_one(exp: ExperimentConfig, label: str, seed: int | None, *, force: bool = False) -> Path:
+    """Train (unless ``label`` is the baseline) and evaluate one run; returns its results folder."""
+    from hybrid_ir.evaluation import evaluate_lareqa_model
+    from hybrid_ir.lareqa import dataset_files, load_lareqa
+    from hybrid_ir.model import BiEncoder
+    from hybrid_ir.sources import data_checksums
+
+    out = exp.run_folder(label, seed)
+    if (out / "metrics.json").is_file() and not force:
+        return out
+    base = train_config(exp, next(iter(exp.strategies)), seed if seed is not None else 0)
+    record: dict[str, Any] = {
+        "experiment": exp.name,
+        "label": label,
+        "seed": seed,
+        "experiment_config": {k: v for k, v in exp.__dict__.items() if k != "source"},
+        "environment": environment(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    t0 = time.perf_counter()
+    train_log: Path | None = None
+    if label == UNTUNED:
+        model = BiEncoder.from_pretrained(
+            base.model, **{k: getattr(base, k) for k in ENCODER_FIELDS if getattr(base, k) is not None}
+        )
+        record["train_config"] = None
+        record["train_seconds"] = 0.0
+    else:
+        from hybrid_ir.trainer import train
+
+        cfg = train_config(exp, label, seed or 0)
+        result = train(cfg, resume=True)
+        if result.model_dir is None:
+            raise HybridIRError(f"{label} seed {seed}: training exported no model")
+        model = BiEncoder.from_pretrained(result.model_dir)
+        record["train_config"] = cfg.to_dict()
+        record["train_result"] = result.to_dict()
+        record["train_seconds"] = round(time.perf_counter() - t0, 1)
+        train_log = result.metrics_path
+    t1 = time.perf_counter()
+    ds = load_lareqa(exp.eval_dataset, exp.eval_languages)
+    res = evaluate_lareqa_model(model, ds, exp.candidate_text, batch_size=exp.eval_batch_size)
+    record["eval_seconds"] = round(time.perf_counter() - t1, 1)
+    record["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    record["encoder_config"] = model.config.__dict__
+    record["eval_data_checksums"] = data_checksums(dataset_files(exp.eval_dataset, exp.eval_languages))
+    record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    write_run(out, res, record, train_log)
+    return out
+
+
+ENCODER_FIELDS = ("pooling", "query_prefix", "passage_prefix", "max_query_length", "max_passage_length")
+
+
+def write_run(out: Path, res, record: dict[str, Any], train_log: Path | None = None) -> None:
+    """Write one run's files; ``metrics.json`` is written last (its presence marks a finished run)."""
+    from hybrid_ir.bias import bias_summary
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "run.json", record)
+    for name, frame in (("per_language.csv", res.per_language_table()), ("pairs.csv", res.pair_table())):
+        with atomic_path(out / name) as tmp:
+            frame.to_csv(tmp, float_format="%.6g")
+    with atomic_path(out / "ranks.csv.gz") as tmp:
+        ranks_frame(res).to_csv(tmp, index=False, compression="gzip")
+    write_json(out / "bias.json", bias_summary(res))
+    if train_log is not None and Path(train_log).is_file():
+        with atomic_path(out / "train_log.jsonl") as tmp:
+            shutil.copyfile(train_log, tmp)
+    write_json(out / "metrics.json", res.to_json())
+
+
+def ranks_frame(res) -> pd.DataFrame:
+    """One row per query: ids, and per relevant slot r its candidate index, multilingual-pool rank and
+    own-language-pool rank (-1 = no such slot), then the top-k candidate indices of the multi pool."""
+    cols: dict[str, Any] = {
+        "query_id": res.query_ids,
+        "parallel_id": res.parallel_ids,
+        "query_lang": np.asarray(res.languages)[res.query_lang],
+    }
+    for r in range(res.rel_index.shape[1]):
+        cols[f"rel{r}"] = res.rel_index[:, r]
+        cols[f"multi{r}"] = np.nan_to_num(res.multi_ranks[:, r], nan=-1).astype(np.int64)
+        cols[f"pool{r}"] = np.nan_to_num(res.pool_ranks[:, r], nan=-1).astype(np.int64)
+    for j in range(res.top.shape[1]):
+        cols[f"top{j + 1}"] = res.top[:, j]
+    return pd.DataFrame(cols)
+
+
+def load_run_result(folder: str | Path, ds=None):
+    """Rebuild the :class:`~hybrid_ir.evaluation.LareqaResult` of a recorded run from ``ranks.csv.gz``.
+
+    ``ds`` (the evaluation :class:`~hybrid_ir.lareqa.LareqaDataset`) is loaded when not given; it
+    supplies the candidates' languages. Every metric of the run is recomputed from the ranks.
+    """
+    from hybrid_ir.evaluation import LareqaResult
+    from hybrid_ir.lareqa import load_lareqa
+
+    folder = Path(folder)
+    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    frame = pd.read_csv(folder / "ranks.csv.gz", dtype={"query_id": str, "parallel_id": str})
+    langs = tuple(metrics["per_language"])
+    if ds is None:
+        ds = load_lareqa(metrics["dataset"], list(langs))
+    lang_index = {lang: i for i, lang in enumerate(langs)}
+    c_lang = np.array([lang_index[c.lang] for c in ds.candidates])
+    slots = sorted(int(c[3:]) for c in frame.columns if c.startswith("rel"))
+    rel = frame[[f"rel{r}" for r in slots]].to_numpy(np.int64)
+    multi = frame[[f"multi{r}" for r in slots]].to_numpy(np.float64)
+    pool = frame[[f"pool{r}" for r in slots]].to_numpy(np.float64)
+    multi[multi < 0] = np.nan
+    pool[pool < 0] = np.nan
+    top_cols = [c for c in frame.columns if c.startswith("top")]
+    return LareqaResult(
+        dataset=metrics["dataset"],
+        languages=langs,
+        query_ids=frame["query_id"].to_numpy(),
+        parallel_ids=frame["parallel_id"].to_numpy(),
+        query_lang=frame["query_lang"].map(lang_index).to_numpy(np.int64),
+        rel_index=rel,
+        rel_lang=np.where(rel >= 0, c_lang[np.maximum(rel, 0)], -1),
+        multi_ranks=multi,
+        pool_ranks=pool,
+        candidate_lang=c_lang,
+        top=frame[top_cols].to_numpy(np.int64) if top_cols else np.empty((len(frame), 0), np.int64),
+    )
+
+
+def environment() -> dict[str, Any]:
+    """Package version, git commit, library versions and hardware of this process."""
+    import torch
+    import transformers
+
+    from hybrid_ir.model import _git_commit
+
+    info: dict[str, Any] = {
+        "hybrid_ir": __version__,
+        "git_commit": _git_commit(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": __import__("os").cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    return info
+
+
+# ------------------------------------------------------------------------------- experiment
+def run_experiment(
+    exp: ExperimentConfig,
+    *,
+    only: list[str] | None = None,
+    force: bool = False,
+    log=print,
+) -> list[Path]:
+    """Run (or skip, when finished) every run of ``exp``; ``only`` selects runs by ``label`` or
+    ``label/seedK``. Aggregates at the end."""
+    done = []
+    for label, seed in exp.runs():
+        key = label if seed is None else f"{label}/seed{seed}"
+        if only and key not in only and label not in only:
+            continue
+        out = exp.run_folder(label, seed)
+        if (out / "metrics.json").is_file() and not force:
+            log(f"[reproduce] {key}: done already ({out})")
+            done.append(out)
+            continue
+        log(f"[reproduce] {key}: running ...")
+        t = time.perf_counter()
+        done.append(run_one(exp, label, seed, force=force))
+        summary = json.loads((out / "metrics.json").read_text())["summary"]
+        log(f"[reproduce] {key}: {time.perf_counter() - t:.0f} s  "
+            + "  ".join(f"{k}={v:.4f}" for k, v in summary.items()))
+    if any((exp.run_folder(label, seed) / "metrics.json").is_file() for label, seed in exp.runs()):
+        aggregate(exp)
+    return done
+
+
+def collect(exp: ExperimentConfig) -> pd.DataFrame:
+    """One row per finished run: label, seed, summary metrics, bias measures, wall times."""
+    rows = []
+    for label, seed in exp.runs():
+        folder = exp.run_folder(label, seed)
+        if not (folder / "metrics.json").is_file():
+            continue
+        metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+        run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        bias = json.loads((folder / "bias.json").read_text(encoding="utf-8"))
+        table = pd.read_csv(folder / "per_language.csv", index_col=0)
+        rows.append({
+            "strategy": label, "seed": seed, **metrics["summary"],
+            "mono_r1": float(table.loc["Mean", "mono_r1"]), "cross_r1": float(table.loc["Mean", "cross_r1"]),
+            "multi_r10": float(table.loc["Mean", "multi_r10"]),
+            **{f"bias_{k}": v for k, v in bias.items()},
+            "train_seconds": run.get("train_seconds"), "eval_seconds": run.get("eval_seconds"),
+            "steps": (run.get("train_result") or {}).get("steps"),
+        })
+    return pd.DataFrame(rows)
+
+
+METRICS = ("mono_map", "cross_map", "multi_map", "rank_distance", "mono_r1", "cross_r1", "multi_r10")
+
+
+def aggregate(exp: ExperimentConfig, n_permutations: int = 10_000) -> dict[str, Any]:
+    """Write ``summary.csv``, ``summary.json`` and ``significance.csv`` for the finished runs."""
+    runs = collect(exp)
+    folder = exp.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder / "summary.csv") as tmp:
+        runs.to_csv(tmp, index=False, float_format="%.6g")
+    stats: dict[str, Any] = {}
+    for label, group in runs.groupby("strategy", sort=False):
+        stats[label] = {
+            m: {"mean": float(group[m].mean()),
+                "std": float(group[m].std(ddof=1)) if len(group) > 1 else 0.0,
+                "n": len(group)}
+            for m in METRICS
+        }
+    sig = significance(exp, n_permutations=n_permutations)
+    with atomic_path(folder / "significance.csv") as tmp:
+        sig.to_csv(tmp, index=False, float_format="%.6g")
+    summary = {"experiment": exp.name, "eval_dataset": exp.eval_dataset, "strategies": stats,
+               "runs": len(runs)}
+    write_json(folder / "summary.json", summary)
+    return summary
+
+
+def per_query_values(folder: Path, ds=None) -> pd.DataFrame:
+    """Per query: mono AP, mean cross AP, multi AP, rank distance (indexed by query id)."""
+    res = load_run_result(folder, ds)
+    q = np.arange(len(res.query_ids))
+    mono = res.pair_ap[q, res.query_lang]
+    cross = res.pair_ap.copy()
+    cross[q, res.query_lang] = np.nan
+    with np.errstate(invalid="ignore"):
+        cross_mean = np.nanmean(cross, axis=1)
+    return pd.DataFrame(
+        {"mono_ap": mono, "cross_ap": cross_mean, "multi_ap": res.multi_ap, "rank_distance": res.rank_distance},
+        index=pd.Index(res.query_ids, name="query_id"),
+    )
+
+
+def significance(exp: ExperimentConfig, n_permutations: int = 10_000) -> pd.DataFrame:
+    """Paired tests between every two strategies (and the baseline) over queries.
+
+    Per query, a strategy's value is its mean over the finished seeds (so seed noise is averaged
+    before testing); the test is the paired randomisation test of
+    :mod:`hybrid_ir.significance`, with a 95% paired-bootstrap interval for the mean difference.
+    """
+    from hybrid_ir.lareqa import load_lareqa
+    from hybrid_ir.significance import paired_bootstrap_ci, paired_randomisation_test
+
+    labels = ([UNTUNED] if exp.baseline else []) + list(exp.strategies)
+    ds = None
+    values: dict[str, pd.DataFrame] = {}
+    for label in labels:
+        seeds = [None] if label == UNTUNED else exp.seeds
+        frames = []
+        for seed in seeds:
+            folder = exp.run_folder(label, seed)
+            if (folder / "metrics.json").is_file():
+                if ds is None:
+                    meta = json.loads((folder / "metrics.json").read_text())
+                    ds = load_lareqa(meta["dataset"], list(meta["per_language"]))
+                frames.append(per_query_values(folder, ds))
+        if frames:
+            values[label] = sum(frames) / len(frames)
+    rows = []
+    for a, b in combinations(values, 2):
+        for metric in ("mono_ap", "cross_ap", "multi_ap", "rank_distance"):
+            x, y = values[a][metric], values[b][metric]
+            keep = x.notna() & y.notna()
+            test = paired_randomisation_test(x[keep], y[keep], n_permutations=n_permutations, seed=0)
+            ci = paired_bootstrap_ci(x[keep], y[keep], n_resamples=n_permutations, seed=0)
+            rows.append({"a": a, "b": b, "metric": metric, "mean_a": test.mean_a, "mean_b": test.mean_b,
+                         "difference": test.mean_difference, "ci_low": ci.low, "ci_high": ci.high,
+                         "p_value": test.p_value, "queries": test.n})
+    return pd.DataFrame(rows)
