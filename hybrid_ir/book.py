@@ -210,3 +210,52 @@ def _plain(value: Any) -> Any:
 def load_json(path: str | Path) -> Any:
     """Read a JSON file (a small helper for chapters reading recorded results)."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def live_lareqa(
+    prof: Profile,
+    dataset: str = "xquad-r",
+    model_name: str | None = None,
+    candidate_text: str = "sentence",
+    seed: int = 0,
+):
+    """Evaluate ``model_name`` (default: the profile's encoder) on the profile's live-evaluation slice.
+
+    The slice keeps the profile's languages and up to ``max_queries_per_language`` random parallel
+    questions, always against the *full* candidate pool of those languages. Embeddings are cached in
+    ``<cache>/embeddings`` (keyed by model, dataset, slice and lengths), so chapters that evaluate
+    the same model share one encoding pass. Returns ``(dataset, LareqaResult, seconds)``.
+    """
+    import hashlib
+    import time
+
+    import numpy as np
+
+    from hybrid_ir.env import cache_dir
+    from hybrid_ir.evaluation import evaluate_lareqa
+    from hybrid_ir.lareqa import load_lareqa
+
+    name = model_name or prof.encoder
+    ds = load_lareqa(dataset, prof.eval_languages).sample_questions(prof.max_queries_per_language, seed)
+    key = json.dumps([name, dataset, ds.languages, prof.max_queries_per_language, seed, candidate_text,
+                      prof.max_query_length, prof.max_passage_length])
+    path = cache_dir() / "embeddings" / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
+    start = time.perf_counter()
+    if path.is_file() and not Path(name).is_dir():
+        data = np.load(path)
+        qv, cv = data["queries"], data["candidates"]
+    else:
+        from hybrid_ir.model import BiEncoder
+        from hybrid_ir.retrieval import encode_dataset
+
+        model = BiEncoder.from_pretrained(
+            name, max_query_length=prof.max_query_length, max_passage_length=prof.max_passage_length
+        )
+        qv, cv = encode_dataset(model, ds, candidate_text, batch_size=prof.encode_batch_size)  # type: ignore[arg-type]
+        if not Path(name).is_dir():  # a trained folder may change; cache named models only
+            from hybrid_ir.atomic import atomic_path
+
+            with atomic_path(path) as tmp, open(tmp, "wb") as f:
+                np.savez(f, queries=qv, candidates=cv)
+    result = evaluate_lareqa(ds, qv, cv)
+    return ds, result, time.perf_counter() - start

@@ -24,6 +24,7 @@ Example::
 from __future__ import annotations
 
 import json
+import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -142,6 +143,26 @@ class LareqaDataset:
                 lang: {"questions": qs[lang], "candidates": cs[lang]} for lang in self.languages
             },
         }
+
+    def sample_questions(self, n: int | None, seed: int = 0) -> LareqaDataset:
+        """The same candidate pool with the questions of ``n`` random parallel ids (all if None).
+
+        Every language keeps the same parallel ids, so relevance across languages is unchanged; the
+        pool is not reduced (metrics over the full pool stay exact for the kept questions).
+        """
+        if n is None or n >= len(self.relevant):
+            return self
+        if n < 1:
+            raise HybridIRError(f"n must be >= 1 (or None for all), got {n}")
+        rng = random.Random(seed)
+        keep = set(rng.sample(sorted(self.relevant), n))
+        return LareqaDataset(
+            self.name,
+            self.languages,
+            [q for q in self.questions if q.parallel_id in keep],
+            self.candidates,
+            {pid: rel for pid, rel in self.relevant.items() if pid in keep},
+        )
 
     def export_records(self, candidate_text: CandidateText = "sentence") -> Iterable[dict]:
         """Every query then every candidate as ``{"id", "kind", "lang", "text"}`` (``data export``)."""

@@ -407,3 +407,39 @@ def significance(exp: ExperimentConfig, n_permutations: int = 10_000) -> pd.Data
                          "difference": test.mean_difference, "ci_low": ci.low, "ci_high": ci.high,
                          "p_value": test.p_value, "queries": test.n})
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------- reading results
+def seed_folders(exp: ExperimentConfig, label: str) -> list[Path]:
+    """The finished run folders of one strategy (the baseline has one)."""
+    seeds: list[int | None] = [None] if label == UNTUNED else list(exp.seeds)
+    folders = [exp.run_folder(label, s) for s in seeds]
+    return [f for f in folders if (f / "metrics.json").is_file()]
+
+
+def mean_per_language(exp: ExperimentConfig, label: str) -> pd.DataFrame:
+    """The paper-layout per-language table of one strategy, averaged over its finished seeds."""
+    tables = [pd.read_csv(f / "per_language.csv", index_col=0) for f in seed_folders(exp, label)]
+    if not tables:
+        raise HybridIRError(f"no finished run of '{label}' in {exp.folder}")
+    return sum(tables) / len(tables)
+
+
+def mean_pair_matrix(exp: ExperimentConfig, label: str, metric: str = "map") -> pd.DataFrame:
+    """Query-language x candidate-language matrix of a pair metric, averaged over seeds."""
+    mats = []
+    for f in seed_folders(exp, label):
+        pairs = pd.read_csv(f / "pairs.csv", index_col=0)
+        mats.append(pairs.pivot(index="query", columns="candidates", values=metric))
+    if not mats:
+        raise HybridIRError(f"no finished run of '{label}' in {exp.folder}")
+    langs = list(json.loads((seed_folders(exp, label)[0] / "metrics.json").read_text())["per_language"])
+    out = (sum(mats) / len(mats)).reindex(index=langs, columns=langs)
+    out.index.name, out.columns.name = "query language", "candidate language"
+    return out
+
+
+def finished_labels(exp: ExperimentConfig) -> list[str]:
+    """Labels (baseline first) with at least one finished run."""
+    labels = ([UNTUNED] if exp.baseline else []) + list(exp.strategies)
+    return [label for label in labels if seed_folders(exp, label)]

@@ -165,3 +165,16 @@ def test_cli_export(data_dir: Path, tmp_path: Path, mode: str) -> None:
 def test_cli_error_is_clean(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["data", "stats", "nope"]) == 2
     assert "unknown dataset 'nope'" in capsys.readouterr().err
+
+
+def test_sample_questions_keeps_pool_and_parallel_structure(data_dir: Path) -> None:
+    ds = load_lareqa("xquad-r", ["en", "de"])
+    small = ds.sample_questions(50, seed=1)
+    assert len(small.candidates) == len(ds.candidates)
+    assert len(small.relevant) == 50
+    assert len(small.questions) == 100  # the same 50 ids in both languages
+    assert {q.parallel_id for q in small.questions} == set(small.relevant)
+    assert small.sample_questions(50, seed=1).relevant.keys() == small.relevant.keys()
+    assert ds.sample_questions(None) is ds
+    with pytest.raises(HybridIRError, match="n must be >= 1"):
+        ds.sample_questions(0)

@@ -1,0 +1,113 @@
+"""Every chapter executes in the CI profile, and the numbers it states match the package's own.
+
+Marked ``notebooks``: ``pytest -m "not notebooks"`` skips them.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from notebook_support import CHAPTERS, executed_chapter
+
+pytestmark = pytest.mark.notebooks
+
+_cache: dict[str, tuple[dict, dict]] = {}
+
+
+def chapter(name: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:
+    if name not in _cache:
+        _cache[name] = executed_chapter(name, tmp_path_factory.mktemp(name))
+    return _cache[name]
+
+
+def test_chapter_list() -> None:
+    assert CHAPTERS == [
+        "01_data", "02_batch_strategies", "03_training", "04_evaluation",
+        "05_language_bias", "06_miracl", "07_choosing_alpha",
+    ]
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_chapter_runs_clean(name: str, tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> None:
+    nb, _ = chapter(name, tmp_path_factory)
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(c.get("execution_count") for c in code), "a code cell did not run"
+    errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    tagged = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    images = [o for c in code for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert images, "every chapter shows at least one figure"
+    text = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    for section in ("## Overview", "## Prerequisites", "## Summary", "## What's next", "## References"):
+        assert section in text, f"missing section {section}"
+    assert "colab.research.google.com/github" in text
+
+
+def test_data_numbers(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> None:
+    from hybrid_ir.examples import load_training_set, split_by_article
+    from hybrid_ir.lareqa import load_lareqa
+
+    _, rec = chapter("01_data", tmp_path_factory)
+    x, m = load_lareqa("xquad-r"), load_lareqa("mlqa-r")
+    assert (rec["xquad_questions"], rec["xquad_candidates"]) == (len(x.questions), len(x.candidates))
+    assert (rec["mlqa_questions"], rec["mlqa_candidates"], rec["mlqa_parallel_ids"]) == (4199, 20_534, 1148)
+    ts = load_training_set("mlqa-r", exclude_overlap_with=["xquad-r"])
+    train, val = split_by_article(ts, 0.1, 0)
+    assert (rec["train_examples"], rec["validation_examples"]) == (len(train), len(val))
+    assert rec["shared_articles"] == ["harvard university", "prime number"]
+
+
+def test_batch_strategy_numbers(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> None:
+    _, rec = chapter("02_batch_strategies", tmp_path_factory)
+    assert rec["alpha1_equals_mono"] and rec["alpha0_equals_cross"]
+    assert rec["sampler_collision_rate"] == 0.0
+    assert rec["naive_collision_rate_b32"] > 0.1
+    n = rec["hybrid_batches"]
+    assert abs(rec["hybrid_mono_share"] - 0.5) < 5 * math.sqrt(0.25 / n)
+
+
+def test_training_numbers(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> None:
+    _, rec = chapter("03_training", tmp_path_factory)
+    assert rec["loss_by_hand"] == pytest.approx(rec["loss_package"], rel=1e-5)
+    assert rec["loss_paper_by_hand"] == pytest.approx(rec["loss_paper_package"], rel=1e-5)
+    assert rec["resume_max_weight_diff"] == 0.0
+    assert rec["gradcache_max_grad_diff"] < 1e-5
+    assert set(rec["live_best_val_loss"]) == {"x-x-mono", "x-y", "hybrid"}
+
+
+def test_evaluation_numbers_match_package(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> None:
+    from hybrid_ir.book import get_profile, live_lareqa
+
+    _, rec = chapter("04_evaluation", tmp_path_factory)
+    _, result, _ = live_lareqa(get_profile("ci"), "xquad-r", seed=0)  # cached embeddings
+    for key, value in result.summary().items():
+        assert rec["live_summary"][key] == pytest.approx(value, rel=1e-6)
+
+
+def test_bias_numbers_match_package(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> None:
+    from hybrid_ir.bias import bias_summary
+    from hybrid_ir.book import get_profile, live_lareqa
+
+    _, rec = chapter("05_language_bias", tmp_path_factory)
+    _, result, _ = live_lareqa(get_profile("ci"), "xquad-r", seed=0)
+    for key, value in bias_summary(result).items():
+        assert rec["live_bias"][key] == pytest.approx(value, rel=1e-6, nan_ok=True)
+
+
+def test_miracl_numbers(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> None:
+    from hybrid_ir.miracl import load_topics
+
+    _, rec = chapter("06_miracl", tmp_path_factory)
+    for lang, n in rec["miracl_queries"].items():
+        assert n == len(load_topics(lang))
+    demo = rec["xquad_format_demo"]
+    assert 0.0 <= demo["ndcg@10"] <= 1.0
+
+
+def test_alpha_sweep_ran(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> None:
+    _, rec = chapter("07_choosing_alpha", tmp_path_factory)
+    assert [row["alpha"] for row in rec["live_sweep"]] == [0.0, 0.25, 0.5, 0.75, 1.0]
