@@ -12,7 +12,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from notebook_support import BUILD, CHAPTERS
 
 pytestmark = pytest.mark.browser

@@ -9,7 +9,6 @@ import math
 from pathlib import Path
 
 import pytest
-
 from notebook_support import CHAPTERS, executed_chapter
 
 pytestmark = pytest.mark.notebooks
@@ -52,7 +51,7 @@ def test_data_numbers(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) 
     from hybrid_ir.lareqa import load_lareqa
 
     _, rec = chapter("01_data", tmp_path_factory)
-    x, m = load_lareqa("xquad-r"), load_lareqa("mlqa-r")
+    x = load_lareqa("xquad-r")
     assert (rec["xquad_questions"], rec["xquad_candidates"]) == (len(x.questions), len(x.candidates))
     assert (rec["mlqa_questions"], rec["mlqa_candidates"], rec["mlqa_parallel_ids"]) == (4199, 20_534, 1148)
     ts = load_training_set("mlqa-r", exclude_overlap_with=["xquad-r"])
