@@ -1,0 +1,306 @@
+"""Atomic, verifiable training checkpoints: weights, optimiser, scheduler, sampler and random states.
+
+Layout of ``<run>/checkpoints/``::
+
+    step-000120/                  one complete checkpoint (never modified once it has its name)
+        model.safetensors         the model's weights (safetensors: no code runs on load)
+        training_state.pt         optimiser, scheduler, sampler, loss scaler, random states, counters
+        checkpoint.json           format, step, epoch, config hash, SHA-256 of both files above
+    latest.json                   {"dir": "step-000120", "step": 120}: the checkpoint to resume from
+    best.json                     the same for the lowest validation loss
+
+Writing is crash-safe: a checkpoint is written into a temporary folder, every file and the folder are
+fsync'ed, the folder is renamed to ``step-N``, and only then are the small pointer files replaced
+(``os.replace``, atomic). An interruption at any moment leaves ``latest.json`` pointing at a complete
+checkpoint. Folders that no pointer names are deleted afterwards.
+
+Reading refuses, with a :class:`HybridIRError` that says why, a checkpoint whose files are missing or
+whose SHA-256 differs from ``checkpoint.json`` (truncated / corrupt), one written for a different
+configuration (config hash), and weights whose names or shapes do not match the model.
+``training_state.pt`` is loaded with ``torch.load(weights_only=True)``: only tensors and plain
+Python values are accepted, so a checkpoint cannot run code. Random states are stored as tensors and
+numbers for that reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hybrid_ir.atomic import write_json
+from hybrid_ir.errors import HybridIRError
+from hybrid_ir.sources import sha256_file
+
+FORMAT = 1
+MODEL_FILE = "model.safetensors"
+STATE_FILE = "training_state.pt"
+META_FILE = "checkpoint.json"
+POINTERS: tuple[str, ...] = ("latest", "best")
+_STEP_DIR = re.compile(r"^step-\d+$")
+
+
+# ------------------------------------------------------------------------------- random states
+def capture_rng_state() -> dict[str, Any]:
+    """Python, numpy, torch (CPU) and CUDA random states as tensors and plain values."""
+    version, internal, gauss = random.getstate()
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": {"version": version, "state": torch.tensor(internal, dtype=torch.int64), "gauss": gauss},
+        "numpy": {
+            "name": str(np_name),
+            "keys": torch.from_numpy(np.asarray(np_keys, dtype=np.int64)),
+            "pos": int(np_pos),
+            "has_gauss": int(np_has_gauss),
+            "gauss": float(np_gauss),
+        },
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else [],
+    }
+    return state
+
+
+def restore_rng_state(state: Mapping[str, Any]) -> None:
+    """Inverse of :func:`capture_rng_state`."""
+    try:
+        py = state["python"]
+        random.setstate((int(py["version"]), tuple(int(x) for x in py["state"].tolist()), py["gauss"]))
+        nps = state["numpy"]
+        np.random.set_state(
+            (nps["name"], nps["keys"].numpy().astype(np.uint32), int(nps["pos"]), int(nps["has_gauss"]), float(nps["gauss"]))
+        )
+        torch.set_rng_state(state["torch"])
+        cuda = state.get("cuda") or []
+        if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise HybridIRError(f"checkpoint random state is malformed: {exc}") from exc
+
+
+# ------------------------------------------------------------------------------- weights
+def _unique_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The state dict without aliases (tied weights): the first name of each storage is kept."""
+    seen: set[tuple[int, int, tuple[int, ...]]] = set()
+    out: dict[str, torch.Tensor] = {}
+    for name, tensor in model.state_dict().items():
+        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
+        if tensor.numel() and key in seen:
+            continue
+        seen.add(key)
+        out[name] = tensor
+    return out
+
+
+def save_weights(model: torch.nn.Module, path: str | Path) -> None:
+    """The model's weights as one safetensors file (tied weights stored once)."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in _unique_state(model).items()}
+    save_file(tensors, str(path), metadata={"format": "pt"})
+
+
+def load_weights(model: torch.nn.Module, path: str | Path) -> None:
+    """Load :func:`save_weights`' file into ``model``; names and shapes must match exactly."""
+    from safetensors import SafetensorError, safe_open
+
+    expected = {k: tuple(v.shape) for k, v in _unique_state(model).items()}
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            stored = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118
+            missing = sorted(set(expected) - set(stored))
+            unexpected = sorted(set(stored) - set(expected))
+            wrong = sorted(k for k in set(expected) & set(stored) if expected[k] != stored[k])
+            if missing or unexpected or wrong:
+                parts = []
+                if missing:
+                    parts.append(f"missing {len(missing)} (e.g. {missing[:3]})")
+                if unexpected:
+                    parts.append(f"unexpected {len(unexpected)} (e.g. {unexpected[:3]})")
+                if wrong:
+                    k = wrong[0]
+                    parts.append(f"shape mismatch for {len(wrong)} (e.g. {k}: stored {stored[k]}, model {expected[k]})")
+                raise HybridIRError(
+                    f"{path} does not fit this model: {'; '.join(parts)}. Was it written for another model "
+                    "or configuration?"
+                )
+            tensors = {k: f.get_tensor(k) for k in stored}
+    except SafetensorError as exc:
+        raise HybridIRError(f"{path} is not a readable safetensors file: {exc}") from exc
+    model.load_state_dict(tensors, strict=False)
+
+
+# ------------------------------------------------------------------------------- fsync helpers
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # Windows cannot open folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ------------------------------------------------------------------------------- save / load
+def save_checkpoint(
+    ckpt_root: str | Path,
+    model: torch.nn.Module,
+    state: Mapping[str, Any],
+    *,
+    step: int,
+    epoch: int,
+    config_hash: str,
+    pointers: tuple[str, ...] = ("latest",),
+) -> Path:
+    """Write checkpoint ``step-<step>`` under ``ckpt_root`` and point ``pointers`` at it.
+
+    ``state`` holds tensors and plain values only (optimiser / scheduler / sampler state dicts,
+    :func:`capture_rng_state`, counters); it is saved as ``training_state.pt``.
+    Returns the checkpoint folder.
+    """
+    root = Path(ckpt_root)
+    root.mkdir(parents=True, exist_ok=True)
+    name = f"step-{step:06d}"
+    final = root / name
+    referenced = {t for t in (pointer_target(root, n) for n in POINTERS) if t is not None}
+    if final.exists() and final not in referenced:  # left by an interrupted attempt: rewrite it
+        shutil.rmtree(final)
+    if not final.exists():
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=root))
+        try:
+            save_weights(model, tmp / MODEL_FILE)
+            payload = {"format": FORMAT, "step": step, "epoch": epoch, "config_hash": config_hash, **state}
+            torch.save(payload, tmp / STATE_FILE)
+            for f in (MODEL_FILE, STATE_FILE):
+                _fsync_file(tmp / f)
+            meta = {
+                "format": FORMAT,
+                "step": step,
+                "epoch": epoch,
+                "config_hash": config_hash,
+                "files": {f: sha256_file(tmp / f) for f in (MODEL_FILE, STATE_FILE)},
+            }
+            (tmp / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+            _fsync_file(tmp / META_FILE)
+            _fsync_dir(tmp)
+            os.replace(tmp, final)
+            _fsync_dir(root)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    for pointer in pointers:
+        if pointer not in POINTERS:
+            raise HybridIRError(f"unknown checkpoint pointer {pointer!r}; use one of {POINTERS}")
+        write_json(root / f"{pointer}.json", {"dir": name, "step": step})
+    _fsync_dir(root)
+    prune_checkpoints(root)
+    return final
+
+
+def prune_checkpoints(ckpt_root: str | Path) -> None:
+    """Delete ``step-*`` folders (and stale temporary folders) that no pointer names."""
+    root = Path(ckpt_root)
+    keep = {p.name for p in (pointer_target(root, n) for n in POINTERS) if p is not None}
+    for child in root.iterdir():
+        stale_tmp = child.name.startswith(".step-") and child.name.endswith(".tmp")
+        if child.is_dir() and ((_STEP_DIR.match(child.name) and child.name not in keep) or stale_tmp):
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def pointer_target(ckpt_root: str | Path, pointer: str) -> Path | None:
+    """The folder ``latest`` / ``best`` points at, or None when there is no such pointer."""
+    path = Path(ckpt_root) / f"{pointer}.json"
+    if not path.is_file():
+        return None
+    try:
+        name = json.loads(path.read_text(encoding="utf-8"))["dir"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise HybridIRError(f"{path} is corrupt ({exc}); delete it to start over") from exc
+    if not isinstance(name, str) or not _STEP_DIR.match(name):
+        raise HybridIRError(f"{path} names an invalid checkpoint folder {name!r}")
+    return Path(ckpt_root) / name
+
+
+def read_meta(ckpt_dir: str | Path, *, verify: bool = True) -> dict[str, Any]:
+    """``checkpoint.json`` of a checkpoint, after checking that its files exist and (``verify``) their SHA-256."""
+    d = Path(ckpt_dir)
+    if not d.is_dir():
+        raise HybridIRError(f"checkpoint folder {d} does not exist")
+    try:
+        meta = json.loads((d / META_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise HybridIRError(f"{d} is not a complete checkpoint: {META_FILE} is missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HybridIRError(f"{d / META_FILE} is corrupt: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or not isinstance(meta.get("files"), dict):
+        raise HybridIRError(f"{d / META_FILE}: unknown checkpoint format (expected format {FORMAT})")
+    for fname in (MODEL_FILE, STATE_FILE):
+        path = d / fname
+        if not path.is_file():
+            raise HybridIRError(f"checkpoint {d} is incomplete: {fname} is missing")
+        if verify:
+            expected = meta["files"].get(fname)
+            actual = sha256_file(path)
+            if actual != expected:
+                raise HybridIRError(
+                    f"checkpoint {d} is corrupt: SHA-256 of {fname} is {actual}, {META_FILE} records "
+                    f"{expected}. Resume from another checkpoint or start a new run."
+                )
+    return meta
+
+
+def load_checkpoint(
+    ckpt_dir: str | Path,
+    model: torch.nn.Module,
+    *,
+    config_hash: str | None,
+    map_location: str | torch.device = "cpu",
+) -> dict[str, Any]:
+    """Verify a checkpoint, load its weights into ``model`` and return its training state.
+
+    ``config_hash`` must equal the one recorded (None skips the check, e.g. to read weights only).
+    The returned dict holds ``step``, ``epoch`` and whatever :func:`save_checkpoint` got as ``state``.
+    """
+    d = Path(ckpt_dir)
+    meta = read_meta(d)
+    if config_hash is not None and meta.get("config_hash") != config_hash:
+        raise HybridIRError(
+            f"checkpoint {d} was written by a run with config hash {meta.get('config_hash')}, this "
+            f"configuration has {config_hash}: resuming would mix two experiments. Use the same settings "
+            "(see config.yaml in the run folder) or another output_dir."
+        )
+    try:
+        state = torch.load(d / STATE_FILE, map_location=map_location, weights_only=True)
+    except Exception as exc:  # UnpicklingError, RuntimeError, EOFError ...
+        raise HybridIRError(
+            f"{d / STATE_FILE} could not be read as a weights-only torch file ({type(exc).__name__}: {exc})"
+        ) from exc
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise HybridIRError(f"{d / STATE_FILE}: unknown training-state format")
+    if (state.get("step"), state.get("config_hash")) != (meta["step"], meta["config_hash"]):
+        raise HybridIRError(f"{d}: {STATE_FILE} and {META_FILE} disagree (step / config hash)")
+    load_weights(model, d / MODEL_FILE)
+    return state
+
+
+def require_keys(state: Mapping[str, Any], keys: tuple[str, ...], where: str | Path) -> None:
+    """Raise when the training state lacks one of ``keys``."""
+    missing = [k for k in keys if k not in state]
+    if missing:
+        raise HybridIRError(f"checkpoint {where} lacks {missing}: written by another version?")

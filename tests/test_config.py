@@ -1,0 +1,101 @@
+"""Training configuration: profiles, YAML files, --set overrides and their errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hybrid_ir.config import PROFILES, TrainConfig, config_hash, load_config, save_config
+from hybrid_ir.errors import HybridIRError
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_profiles_load_and_validate(name: str) -> None:
+    cfg = load_config(name)
+    assert cfg.batch_size >= 1 and cfg.output_dir.startswith("runs/")
+
+
+def test_paper_profile_follows_the_paper() -> None:
+    cfg = load_config("paper")
+    assert (cfg.model, cfg.batch_size, cfg.lr, cfg.weight_decay) == ("xlm-roberta-base", 100, 3e-5, 0.01)
+    assert cfg.early_stopping_patience > 0 and cfg.strategy == "hybrid" and cfg.alpha == 0.5
+
+
+def test_defaults() -> None:
+    cfg = load_config(None)
+    assert cfg == TrainConfig()
+    assert (cfg.temperature, cfg.negatives, cfg.precision, cfg.batch_size) == (0.05, "in-batch", "auto", 100)
+
+
+def test_overrides_convert_types() -> None:
+    cfg = load_config(
+        "smoke",
+        [
+            "lr=3e-5", "max_steps=7", "freeze_embeddings=yes", "languages=en,de", "datasets=[mlqa-r]",
+            "dropout=none", "pooling=cls", "query_prefix=Query: ", "alpha = 0.4", "batch_size=1_000",
+        ],
+    )
+    assert cfg.lr == 3e-5 and isinstance(cfg.lr, float)
+    assert cfg.max_steps == 7 and cfg.freeze_embeddings is True
+    assert cfg.languages == ["en", "de"] and cfg.datasets == ["mlqa-r"]
+    assert cfg.dropout is None and cfg.pooling == "cls" and cfg.query_prefix == "Query:"
+    assert cfg.alpha == 0.4 and cfg.batch_size == 1000
+
+
+@pytest.mark.parametrize(
+    ("override", "match"),
+    [
+        ("lerning_rate=1", "unknown setting 'lerning_rate'"),
+        ("tempreature=0.1", "did you mean 'temperature'"),
+        ("lr=fast", "lr must be a number"),
+        ("max_steps=2.5", "max_steps must be an integer"),
+        ("max_steps=true", "max_steps must be an integer"),
+        ("freeze_embeddings=maybe", "must be true or false"),
+        ("strategy=mixed", "strategy must be one of mono, cross, hybrid"),
+        ("precision=fp8", "precision must be one of"),
+        ("alpha=1.5", r"alpha must be in \[0.0, 1.0\]"),
+        ("temperature=0", "temperature must be > 0"),
+        ("batch_size=0", "batch_size must be >= 1"),
+        ("datasets=xquad-r", "both a training set and an excluded evaluation set"),
+        ("lr", "not of the form key=value"),
+        ("dropout=1.0", "dropout must be in"),
+    ],
+)
+def test_bad_overrides(override: str, match: str) -> None:
+    with pytest.raises(HybridIRError, match=match):
+        load_config("smoke", [override])
+
+
+def test_yaml_file_roundtrip_and_errors(tmp_path: Path) -> None:
+    cfg = load_config("cpu", ["seed=3"])
+    path = tmp_path / "c.yaml"
+    save_config(cfg, path)
+    again = load_config(str(path))
+    assert again == cfg and config_hash(again) == config_hash(cfg)
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("lr: 1e-4\nbatch_sise: 4\n")
+    with pytest.raises(HybridIRError, match=r"bad.yaml: unknown setting 'batch_sise'; did you mean 'batch_size'"):
+        load_config(str(bad))
+    bad.write_text("lr: [1, 2\n")
+    with pytest.raises(HybridIRError, match="not valid YAML"):
+        load_config(str(bad))
+    bad.write_text("- a\n- b\n")
+    with pytest.raises(HybridIRError, match="expected a mapping"):
+        load_config(str(bad))
+    with pytest.raises(HybridIRError, match="neither a profile"):
+        load_config("no-such-profile")
+
+
+def test_hash_ignores_run_control_fields() -> None:
+    a = load_config("smoke")
+    assert load_config("smoke", ["output_dir=elsewhere", "log_every=1", "progress=false"]).hash() == a.hash()
+    assert load_config("smoke", ["seed=1"]).hash() != a.hash()
+
+
+def test_describe_lists_every_field_with_help() -> None:
+    text = TrainConfig.describe()
+    assert "temperature (float, default 0.05)" in text
+    assert "precision (str, default 'auto') [auto|fp32|bf16|fp16]" in text
+    assert len(text.splitlines()) == len(TrainConfig.__dataclass_fields__)

@@ -1,0 +1,214 @@
+"""The trainer: schedule, optimiser groups, overfitting, exact resume, NaN handling, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hybrid_ir import checkpoint as ckpt
+from hybrid_ir.config import load_config
+from hybrid_ir.errors import HybridIRError
+from hybrid_ir.examples import TrainingExample, TrainingSet
+from hybrid_ir.trainer import (
+    TrainingDiverged,
+    build_model,
+    lr_factor,
+    param_groups,
+    resolve_precision,
+    step_seed,
+    train,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """2 shared cores: one intra-op thread is ~10x faster than two fighting over them."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def smoke(tmp_path: Path, *overrides: str, name: str = "run"):
+    return load_config("smoke", [f"output_dir={tmp_path / name}", "progress=false", *overrides])
+
+
+# ------------------------------------------------------------------------------------ fast
+def test_lr_schedule_warmup_then_linear_decay() -> None:
+    factors = [lr_factor(s, warmup=2, total=6) for s in range(6)]
+    assert factors == pytest.approx([0.5, 1.0, 1.0, 0.75, 0.5, 0.25])
+    assert [lr_factor(s, 2, 6, "constant") for s in range(4)] == pytest.approx([0.5, 1.0, 1.0, 1.0])
+    assert lr_factor(0, 0, 4) == pytest.approx(1.0)
+
+
+def test_precision_on_cpu() -> None:
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) == "fp32"
+    assert resolve_precision("bf16", cpu) == "bf16"
+    with pytest.raises(HybridIRError, match="fp16 needs a CUDA GPU"):
+        resolve_precision("fp16", cpu)
+
+
+def test_step_seed_differs_by_step_and_rank() -> None:
+    seeds = {step_seed(0, s, r) for s in range(20) for r in range(2)}
+    assert len(seeds) == 40 and step_seed(0, 3, 1) == step_seed(0, 3, 1)
+
+
+def test_param_groups_no_decay_on_bias_and_layernorm(tmp_path: Path) -> None:
+    model = build_model(smoke(tmp_path, "freeze_embeddings=true"))
+    decay, no_decay = param_groups(model, 0.01)
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert decay["weight_decay"] == 0.01 and no_decay["weight_decay"] == 0.0
+    assert all(names[id(p)].endswith(".weight") and p.ndim == 2 for p in decay["params"])
+    assert any("LayerNorm" in names[id(p)] for p in no_decay["params"])
+    assert all(names[id(p)].endswith("bias") or "LayerNorm" in names[id(p)] for p in no_decay["params"])
+    frozen = model.encoder.get_input_embeddings().weight
+    assert all(p is not frozen for g in (decay, no_decay) for p in g["params"])
+
+
+# ------------------------------------------------------------------------------------ slow
+def _final_weights(result) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(result.latest_checkpoint / ckpt.MODEL_FILE))
+
+
+@pytest.mark.slow
+def test_tiny_model_overfits_64_pairs(tmp_path: Path, data_dir: Path) -> None:
+    from hybrid_ir.examples import load_training_set
+
+    ts = load_training_set("mlqa-r", languages=["en"], data_dir=data_dir)
+    examples = tuple(
+        TrainingExample(e.parallel_id, e.article, {"en": e.by_lang["en"]}) for e in ts.examples[:64]
+    )
+    cfg = smoke(
+        tmp_path, "strategy=mono", "batch_size=32", "max_steps=120", "epochs=1000", "lr=3e-3",
+        "warmup_ratio=0.05", "dropout=0.0", "freeze_embeddings=true",
+    )
+    model = build_model(cfg)
+    result = train(cfg, model=model, train_sets=[TrainingSet("pairs", examples)], val_sets=[], export=False)
+    assert result.steps == 120 and result.stopped == "max_steps"
+    q = model.encode([e.by_lang["en"].query for e in examples], "query")
+    p = model.encode([e.by_lang["en"].positive for e in examples], "passage")
+    recall_at_1 = float(np.mean((q @ p.T).argmax(axis=1) == np.arange(64)))
+    assert recall_at_1 == 1.0
+    losses = [json.loads(x)["loss"] for x in result.metrics_path.read_text().splitlines() if '"train"' in x]
+    assert losses[-1] < 0.2 < 3.0 < losses[0]
+
+
+@pytest.mark.slow
+def test_interrupted_then_resumed_equals_uninterrupted(tmp_path: Path, data_dir: Path) -> None:
+    # smoke: 6 batches per epoch; validation every 3 steps, checkpoints every 5 and at validations.
+    args = ("max_steps=14", "eval_every=3", "save_every=5", "log_every=1")
+    full = train(smoke(tmp_path, *args, name="full"), export=False)
+
+    cfg = smoke(tmp_path, *args, name="resumed")
+    first = train(cfg, stop_after=7)  # latest checkpoint: step 6, which closes epoch 0
+    assert first.stopped == "interrupted" and first.latest_checkpoint.name == "step-000006"
+    second = train(cfg, resume=True, stop_after=11)  # resumes at 6; latest: step 10, mid-epoch 1
+    assert second.resumed_from == 6 and second.latest_checkpoint.name == "step-000010"
+    with pytest.raises(HybridIRError, match="already holds a run"):
+        train(cfg)
+    third = train(cfg, resume=True, export=False)
+    assert third.resumed_from == 10 and third.steps == 14 and third.stopped == "max_steps"
+
+    a, b = _final_weights(full), _final_weights(third)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert third.best_val_loss == full.best_val_loss and third.best_step == full.best_step
+
+    def events(result) -> list[tuple]:
+        recs = [json.loads(x) for x in result.metrics_path.read_text().splitlines()]
+        return [(r["event"], r["step"], r.get("loss"), r.get("val_loss")) for r in recs if r["event"] != "end"]
+
+    assert events(third) == events(full)  # the log was cut back to the checkpoint and rewritten
+
+
+@pytest.mark.slow
+def test_resume_with_other_config_refused(tmp_path: Path, data_dir: Path) -> None:
+    cfg = smoke(tmp_path, "max_steps=2", "eval_every=2")
+    train(cfg, export=False)
+    changed = smoke(tmp_path, "max_steps=2", "eval_every=2", "lr=5e-4")
+    with pytest.raises(HybridIRError, match="config hash"):
+        train(changed, resume=True)
+    # run-control fields (log interval, folder, progress) do not change the hash
+    assert smoke(tmp_path, "max_steps=2", "eval_every=2", "log_every=1").hash() == cfg.hash()
+
+
+@pytest.mark.slow
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hybrid_ir.trainer as trainer_mod
+
+    real = trainer_mod.info_nce
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        loss = real(*args, **kwargs)
+        if torch.is_grad_enabled():  # training batches only
+            calls["n"] += 1
+            if calls["n"] == 5:
+                return loss * float("nan")
+        return loss
+
+    monkeypatch.setattr(trainer_mod, "info_nce", poisoned)
+    cfg = smoke(tmp_path, "max_steps=10", "eval_every=0", "save_every=2", "val_batches=1")
+    with pytest.raises(TrainingDiverged, match="loss is nan at step 5"):
+        train(cfg)
+    root = Path(cfg.output_dir) / "checkpoints"
+    latest = ckpt.pointer_target(root, "latest")
+    assert latest is not None and latest.name == "step-000004"
+    meta = ckpt.read_meta(latest)  # verifies the SHA-256 of both files
+    assert meta["step"] == 4
+    model = build_model(cfg)
+    state = ckpt.load_checkpoint(latest, model, config_hash=cfg.hash())
+    assert state["step"] == 4
+
+
+@pytest.mark.slow
+def test_gradcache_training_matches_plain_training(tmp_path: Path, data_dir: Path) -> None:
+    common = ("max_steps=3", "eval_every=0", "val_batches=1", "dropout=0.0")  # same masks need same chunks
+    plain = train(smoke(tmp_path, *common, name="plain"), export=False)
+    cached = train(smoke(tmp_path, *common, "gradcache_chunk_size=5", name="cached"), export=False)
+    a, b = _final_weights(plain), _final_weights(cached)
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], atol=1e-5, rtol=1e-4, msg=k)
+
+
+@pytest.mark.slow
+def test_cli_train_smoke_end_to_end(tmp_path: Path, data_dir: Path) -> None:
+    out = tmp_path / "cli"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HYBRID_IR_DATA_DIR": str(data_dir)}
+    cmd = [
+        sys.executable, "-m", "hybrid_ir", "train", "--config", "smoke",
+        "--set", "max_steps=5", "--set", f"output_dir={out}", "--set", "progress=false",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert result["steps"] == 5 and result["stopped"] == "max_steps"
+    meta = json.loads((out / "model" / "hybrid_ir_encoder.json").read_text())
+    extra = meta["extra"]
+    assert extra["training_config"]["max_steps"] == 5
+    assert any(k.startswith("lareqa/mlqa-r/") for k in extra["data_checksums"])
+    assert extra["config_hash"] == result["config_hash"]
+    from hybrid_ir.model import BiEncoder
+
+    reloaded = BiEncoder.from_pretrained(out / "model")
+    assert reloaded.encode(["hello"], "query").shape == (1, 64)
+    # a bad override fails cleanly (exit 2, no traceback)
+    bad = subprocess.run(
+        [*cmd[:6], "--set", "lr=fast"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
+    )
+    assert bad.returncode == 2 and "lr must be a number" in bad.stderr and "Traceback" not in bad.stderr
