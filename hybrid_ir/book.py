@@ -107,6 +107,7 @@ def setup_notebook(profile: str = "default", seed: int = 0) -> Profile:
             os.environ.setdefault(name, "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     import warnings
 
     import numpy as np
@@ -126,6 +127,7 @@ def setup_notebook(profile: str = "default", seed: int = 0) -> Profile:
         import transformers
 
         transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()  # "Loading weights" bars would fill the pages
     except ImportError:  # pragma: no cover
         pass
     use_style()
