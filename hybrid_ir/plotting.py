@@ -48,6 +48,7 @@ def use_style() -> None:
             "axes.titleweight": "bold",
             "axes.spines.top": False,
             "axes.spines.right": False,
+            "figure.constrained_layout.use": True,  # no overlapping colour-bar and axis labels
         }
     )
 

@@ -85,7 +85,21 @@ def execute(nb: Path, profile: str, timeout: int) -> float:
         execution_timeout=timeout,
         log_output=False,
     )
+    tidy(out)
     return time.perf_counter() - start
+
+
+def tidy(path: Path) -> None:
+    """Hide papermill's injected-parameters cell in the rendered page (the ``parameters`` cell
+    above it already shows the knobs; the injected values are listed in the chapter's output)."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "remove-input" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-input"]
+    nbformat.write(nb, str(path))
 
 
 def main(argv: list[str] | None = None) -> int:
