@@ -131,6 +131,7 @@ def setup_notebook(profile: str = "default", seed: int = 0) -> Profile:
     except ImportError:  # pragma: no cover
         pass
     use_style()
+    print(f"profile '{prof.name}': {prof.description}")
     return prof
 
 

@@ -212,3 +212,16 @@ def test_cli_train_smoke_end_to_end(tmp_path: Path, data_dir: Path) -> None:
         [*cmd[:6], "--set", "lr=fast"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
     )
     assert bad.returncode == 2 and "lr must be a number" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_gradient_checkpointing_and_cpu_bf16_paths(tmp_path: Path, data_dir: Path) -> None:
+    """Gradient checkpointing gives the plain run's weights; bf16 autocast (CPU) trains without NaN."""
+    common = ("max_steps=2", "eval_every=0", "val_batches=1", "dropout=0.0")
+    plain = train(smoke(tmp_path, *common, name="plain"), export=False)
+    ckpointed = train(smoke(tmp_path, *common, "gradient_checkpointing=true", name="gc"), export=False)
+    a, b = _final_weights(plain), _final_weights(ckpointed)
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], atol=1e-5, rtol=1e-4, msg=k)
+    bf16 = train(smoke(tmp_path, *common, "precision=bf16", name="bf16"), export=False)
+    assert bf16.steps == 2 and bf16.best_val_loss is not None and np.isfinite(bf16.best_val_loss)
