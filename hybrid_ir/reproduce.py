@@ -302,7 +302,8 @@ def run_experiment(
         summary = json.loads((out / "metrics.json").read_text())["summary"]
         log(f"[reproduce] {key}: {time.perf_counter() - t:.0f} s  "
             + "  ".join(f"{k}={v:.4f}" for k, v in summary.items()))
-    if any((exp.run_folder(label, seed) / "metrics.json").is_file() for label, seed in exp.runs()):
+        aggregate(exp)  # after every run, so a partial experiment has up-to-date summaries
+    if done and not (exp.folder / "summary.json").is_file():
         aggregate(exp)
     return done
 
