@@ -66,7 +66,7 @@ PROFILES: dict[str, Profile] = {
         eval_languages=None,
         max_queries_per_language=None,
         train_examples=None,
-        train_steps=200,
+        train_steps=64,
         batch_size=32,
     ),
     "colab": Profile(
