@@ -63,6 +63,7 @@ def test_step_seed_differs_by_step_and_rank() -> None:
     assert len(seeds) == 40 and step_seed(0, 3, 1) == step_seed(0, 3, 1)
 
 
+@pytest.mark.slow
 def test_param_groups_no_decay_on_bias_and_layernorm(tmp_path: Path) -> None:
     model = build_model(smoke(tmp_path, "freeze_embeddings=true"))
     decay, no_decay = param_groups(model, 0.01)
