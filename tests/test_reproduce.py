@@ -11,7 +11,13 @@ import yaml
 from hybrid_ir.cli import main
 from hybrid_ir.errors import HybridIRError
 from hybrid_ir.reproduce import (
-    UNTUNED, collect, load_experiment, load_run_result, mean_pair_matrix, mean_per_language, run_experiment,
+    UNTUNED,
+    collect,
+    load_experiment,
+    load_run_result,
+    mean_pair_matrix,
+    mean_per_language,
+    run_experiment,
 )
 
 pytestmark = pytest.mark.slow
