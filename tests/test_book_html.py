@@ -18,6 +18,11 @@ pytestmark = pytest.mark.browser
 HTML = BUILD / "html"
 
 
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+         "--disable-extensions", "--hide-scrollbars")
+
+
 def chromium() -> str:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         path = shutil.which(name)
@@ -29,10 +34,8 @@ def chromium() -> str:
 def render(page: Path, tmp_path: Path) -> str:
     """The DOM of ``page`` after Chromium has loaded it and run its scripts."""
     out = subprocess.run(
-        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=3000", "--dump-dom",
-         page.as_uri()],
+        [chromium(), *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=3000",
+         "--dump-dom", page.as_uri()],
         capture_output=True, text=True, timeout=120, check=True,
     )
     return out.stdout
@@ -72,8 +75,7 @@ def test_screenshots(html: Path, tmp_path: Path) -> None:
         page = html / ("index.html" if name == "index" else f"notebooks/{name}.html")
         target = shots / f"{name}.png"
         subprocess.run(
-            [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--no-first-run", f"--user-data-dir={tmp_path / 'shot'}", "--hide-scrollbars",
+            [chromium(), *FLAGS, f"--user-data-dir={tmp_path / name}", "--virtual-time-budget=3000",
              "--window-size=1280,2400", f"--screenshot={target}", page.as_uri()],
             capture_output=True, timeout=120, check=True,
         )
