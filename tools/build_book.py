@@ -58,6 +58,42 @@ def notebooks(toc_path: Path) -> list[Path]:
     return out
 
 
+MATHJAX = "3.2.2"
+
+
+def local_mathjax() -> Path | None:
+    """MathJax's ``es5`` folder from the npm registry (cached), so formulas render without a CDN.
+
+    Returns None when npm is unavailable; the pages then load MathJax from its CDN as usual.
+    """
+    cache = Path(os.environ.get("HYBRID_IR_CACHE_DIR", Path.home() / ".cache" / "hybrid_ir"))
+    target = cache / f"mathjax-{MATHJAX}" / "es5"
+    if (target / "tex-chtml.js").is_file():
+        return target
+    npm = shutil.which("npm")
+    if npm is None:
+        return None
+    import tarfile
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        done = subprocess.run([npm, "pack", f"mathjax@{MATHJAX}", "--pack-destination", tmp, "--silent"],
+                              capture_output=True, text=True, timeout=300)
+        tarballs = list(Path(tmp).glob("mathjax-*.tgz"))
+        if done.returncode != 0 or not tarballs:
+            print(f"[book] MathJax not fetched (npm: {done.stderr.strip()[:200]}); using the CDN", flush=True)
+            return None
+        with tarfile.open(tarballs[0]) as tar:
+            members = [m for m in tar.getmembers() if m.name.startswith("package/es5/")]
+            tar.extractall(tmp, members=members, filter="data")
+        staged = target.with_name("es5.tmp")
+        if staged.exists():
+            shutil.rmtree(staged)
+        shutil.copytree(Path(tmp) / "package" / "es5", staged)
+        os.replace(staged, target)
+    return target
+
+
 def copy_sources() -> None:
     if SRC.exists():
         shutil.rmtree(SRC)
@@ -67,6 +103,14 @@ def copy_sources() -> None:
             shutil.copy2(ROOT / name, SRC / name)
     shutil.copytree(ROOT / "book", SRC / "book")
     (SRC / "notebooks").mkdir()
+    mathjax = local_mathjax()
+    if mathjax is not None:  # serve MathJax with the book (offline builds render formulas too)
+        shutil.copytree(mathjax, SRC / "_static" / "mathjax")
+        config = yaml.safe_load((SRC / "_config.yml").read_text(encoding="utf-8"))
+        sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
+        sphinx_config["mathjax_path"] = "mathjax/tex-chtml.js"
+        sphinx_config["html_static_path"] = ["_static"]
+        (SRC / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 
 
 def execute(nb: Path, profile: str, timeout: int) -> float:
