@@ -157,14 +157,19 @@ def _load_local(path: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
             f"{path} has no config.json: not a Hugging Face model directory "
             "(save one with BiEncoder.save_pretrained or model.save_pretrained)"
         )
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
-
     try:
-        config = AutoConfig.from_pretrained(path)
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModel.from_pretrained(path, config=config, **model_init_kwargs(config))
+        return _auto_load(path)
     except (OSError, ValueError, KeyError) as exc:
         raise HybridIRError(f"could not load the encoder in {path}: {exc}") from exc
+
+
+def _auto_load(source: str | Path, **kwargs: Any) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Config, tokenizer and model (in eval mode, no pooler) from a folder or a Hub name."""
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(source, **kwargs)
+    tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+    model = AutoModel.from_pretrained(source, config=config, **kwargs, **model_init_kwargs(config))
     return model.eval(), tokenizer
 
 
@@ -197,22 +202,15 @@ def hub_unreachable_reason(timeout: float = HUB_CHECK_TIMEOUT) -> str | None:
 
 
 def _load_hub(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
-
     advice = f"use {OFFLINE_E5!r} or a local directory"
     if env.hub_offline():
         try:  # the local Hugging Face cache only: instant either way
-            config = AutoConfig.from_pretrained(name, local_files_only=True)
-            tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=True)
-            model = AutoModel.from_pretrained(
-                name, config=config, local_files_only=True, **model_init_kwargs(config)
-            )
+            return _auto_load(name, local_files_only=True)
         except Exception as exc:
             raise HybridIRError(
                 f"{name!r} is a Hugging Face Hub name but HF_HUB_OFFLINE=1 (or TRANSFORMERS_OFFLINE=1) "
                 f"forbids downloading it and it is not in the local Hugging Face cache; {advice}"
             ) from exc
-        return model.eval(), tokenizer
     reason = hub_unreachable_reason()
     if reason is not None:
         raise HybridIRError(
@@ -220,12 +218,9 @@ def _load_hub(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
             "or set HF_HUB_OFFLINE=1 to use the local Hugging Face cache"
         )
     try:
-        config = AutoConfig.from_pretrained(name)
-        tokenizer = AutoTokenizer.from_pretrained(name)
-        model = AutoModel.from_pretrained(name, config=config, **model_init_kwargs(config))
+        return _auto_load(name)
     except Exception as exc:
         raise HybridIRError(f"could not load {name!r} from the Hugging Face Hub: {exc}") from exc
-    return model.eval(), tokenizer
 
 
 @functools.lru_cache(maxsize=1)
