@@ -373,46 +373,75 @@ def per_query_values(folder: Path, ds=None) -> pd.DataFrame:
     )
 
 
-def significance(exp: ExperimentConfig, n_permutations: int = 10_000) -> pd.DataFrame:
-    """Paired tests between every two strategies (and the baseline), over questions.
-
-    The unit of the test is a *parallel question*: the translations of one question are not
-    independent samples, so per parallel id the values of its queries (one per language) are
-    averaged first (1,190 units on XQuAD-R, not 13,090 queries). A strategy's value is also averaged
-    over its finished seeds before testing. The test is the paired randomisation test of
-    :mod:`hybrid_ir.significance`, with a 95% paired-bootstrap interval for the mean difference.
-    """
+def dataset_of(folder: str | Path):
+    """The evaluation dataset (and languages) a run folder was evaluated on, loaded from the data."""
     from hybrid_ir.lareqa import load_lareqa
+
+    meta = json.loads((Path(folder) / "metrics.json").read_text(encoding="utf-8"))
+    return load_lareqa(meta["dataset"], list(meta["per_language"]))
+
+
+def question_values(folders: list[Path], ds=None) -> pd.DataFrame:
+    """Per parallel question, the per-query values averaged over its queries and over ``folders``.
+
+    The translations of one question are not independent samples, so the unit of a paired test is
+    the *parallel question*: per parallel id, the values of its queries (one per language) are
+    averaged (1,190 rows on XQuAD-R, not 13,090 queries). Several folders (the seeds of a strategy)
+    are averaged query by query first.
+    """
+    if not folders:
+        raise HybridIRError("question_values needs at least one run folder")
+    ds = ds if ds is not None else dataset_of(folders[0])
+    frames = [per_query_values(f, ds) for f in folders]
+    numeric = [f.drop(columns="parallel_id") for f in frames]
+    mean = sum(numeric) / len(numeric)
+    return mean.groupby(frames[0]["parallel_id"]).mean()
+
+
+def paired_tests(a: pd.DataFrame, b: pd.DataFrame, n_permutations: int = 10_000) -> pd.DataFrame:
+    """Paired randomisation test and 95% paired-bootstrap interval of a - b, per metric column.
+
+    ``a`` and ``b`` come from :func:`question_values` (same index). Columns of the result:
+    ``metric, mean_a, mean_b, difference, ci_low, ci_high, p_value, questions``.
+    """
     from hybrid_ir.significance import paired_bootstrap_ci, paired_randomisation_test
 
+    rows = []
+    for metric in ("mono_ap", "cross_ap", "multi_ap", "rank_distance"):
+        x, y = a[metric], b[metric]
+        keep = x.notna() & y.notna()
+        test = paired_randomisation_test(x[keep], y[keep], n_permutations=n_permutations, seed=0)
+        ci = paired_bootstrap_ci(x[keep], y[keep], n_resamples=n_permutations, seed=0)
+        rows.append({"metric": metric, "mean_a": test.mean_a, "mean_b": test.mean_b,
+                     "difference": test.mean_difference, "ci_low": ci.low, "ci_high": ci.high,
+                     "p_value": test.p_value, "questions": test.n})
+    return pd.DataFrame(rows)
+
+
+def significance(exp: ExperimentConfig, n_permutations: int = 10_000) -> pd.DataFrame:
+    """Paired tests between every two strategies (and the baseline), over parallel questions.
+
+    A strategy's per-question values are averaged over its finished seeds
+    (:func:`question_values`); every pair of strategies is compared with :func:`paired_tests`, the
+    randomisation test of :mod:`hybrid_ir.significance` (10,000 sign flips) with a 95%
+    paired-bootstrap interval for the mean difference.
+    """
     labels = ([UNTUNED] if exp.baseline else []) + list(exp.strategies)
     ds = None
     values: dict[str, pd.DataFrame] = {}
     for label in labels:
-        seeds = [None] if label == UNTUNED else exp.seeds
-        frames = []
-        for seed in seeds:
-            folder = exp.run_folder(label, seed)
-            if (folder / "metrics.json").is_file():
-                if ds is None:
-                    meta = json.loads((folder / "metrics.json").read_text())
-                    ds = load_lareqa(meta["dataset"], list(meta["per_language"]))
-                frames.append(per_query_values(folder, ds))
-        if frames:
-            numeric = [f.drop(columns="parallel_id") for f in frames]
-            mean = sum(numeric) / len(numeric)
-            values[label] = mean.groupby(frames[0]["parallel_id"]).mean()  # one row per parallel question
-    rows = []
+        folders = seed_folders(exp, label)
+        if folders:
+            ds = ds if ds is not None else dataset_of(folders[0])
+            values[label] = question_values(folders, ds)
+    frames = []
     for a, b in combinations(values, 2):
-        for metric in ("mono_ap", "cross_ap", "multi_ap", "rank_distance"):
-            x, y = values[a][metric], values[b][metric]
-            keep = x.notna() & y.notna()
-            test = paired_randomisation_test(x[keep], y[keep], n_permutations=n_permutations, seed=0)
-            ci = paired_bootstrap_ci(x[keep], y[keep], n_resamples=n_permutations, seed=0)
-            rows.append({"a": a, "b": b, "metric": metric, "mean_a": test.mean_a, "mean_b": test.mean_b,
-                         "difference": test.mean_difference, "ci_low": ci.low, "ci_high": ci.high,
-                         "p_value": test.p_value, "questions": test.n})
-    return pd.DataFrame(rows)
+        table = paired_tests(values[a], values[b], n_permutations)
+        table.insert(0, "b", b)
+        table.insert(0, "a", a)
+        frames.append(table)
+    columns = ["a", "b", "metric", "mean_a", "mean_b", "difference", "ci_low", "ci_high", "p_value", "questions"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
 # ------------------------------------------------------------------------- reading results
@@ -449,3 +478,37 @@ def finished_labels(exp: ExperimentConfig) -> list[str]:
     """Labels (baseline first) with at least one finished run."""
     labels = ([UNTUNED] if exp.baseline else []) + list(exp.strategies)
     return [label for label in labels if seed_folders(exp, label)]
+
+
+def compare_runs(first: str | Path, second: str | Path, ds=None) -> pd.DataFrame:
+    """How far two runs of the same configuration are apart (the re-run tolerance).
+
+    One row per quantity: the four summary metrics, the best validation loss of training, and the
+    per-query values (mono / cross / multi AP and rank distance, compared query by query). Columns:
+    ``first``, ``second`` (the means), ``max_abs_diff`` (over queries for per-query rows; for a
+    summary row, |first - second|) and ``queries_differing`` (per-query rows only). Identical runs
+    give 0 everywhere.
+    """
+    first, second = Path(first), Path(second)
+    rows = []
+    summaries = [json.loads((f / "metrics.json").read_text(encoding="utf-8"))["summary"] for f in (first, second)]
+    for key in summaries[0]:
+        a, b = float(summaries[0][key]), float(summaries[1][key])
+        rows.append({"quantity": f"summary {key}", "first": a, "second": b, "max_abs_diff": abs(a - b),
+                     "queries_differing": None})
+    losses = []
+    for f in (first, second):
+        result = json.loads((f / "run.json").read_text(encoding="utf-8")).get("train_result") or {}
+        losses.append(result.get("best_val_loss"))
+    if None not in losses:
+        rows.append({"quantity": "best validation loss", "first": float(losses[0]), "second": float(losses[1]),
+                     "max_abs_diff": abs(float(losses[0]) - float(losses[1])), "queries_differing": None})
+    qa, qb = per_query_values(first, ds), per_query_values(second, ds)
+    if not qa.index.equals(qb.index):
+        raise HybridIRError(f"{first} and {second} were evaluated on different queries")
+    for column in ("mono_ap", "cross_ap", "multi_ap", "rank_distance"):
+        diff = (qa[column] - qb[column]).abs()
+        rows.append({"quantity": f"per query {column}", "first": float(qa[column].mean()),
+                     "second": float(qb[column].mean()), "max_abs_diff": float(diff.max()),
+                     "queries_differing": int((diff > 0).sum())})
+    return pd.DataFrame(rows).set_index("quantity")

@@ -5,6 +5,7 @@ Marked ``notebooks``: ``pytest -m "not notebooks"`` skips them.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def chapter(name: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, 
 def test_chapter_list() -> None:
     assert CHAPTERS == [
         "01_data", "02_batch_strategies", "03_training", "04_evaluation",
-        "05_language_bias", "06_miracl", "07_choosing_alpha",
+        "05_language_bias", "06_miracl", "07_choosing_alpha", "08_reproduction",
     ]
 
 
@@ -110,3 +111,25 @@ def test_miracl_numbers(tmp_path_factory: pytest.TempPathFactory, data_dir: Path
 def test_alpha_sweep_ran(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> None:
     _, rec = chapter("07_choosing_alpha", tmp_path_factory)
     assert [row["alpha"] for row in rec["live_sweep"]] == [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def test_reproduction_chapter_matches_results(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> None:
+    import pandas as pd
+
+    from hybrid_ir.book import results_dir
+    from hybrid_ir.claims import check_claims
+    from hybrid_ir.reproduce import compare_runs, load_experiment, seed_folders
+
+    _, rec = chapter("08_reproduction", tmp_path_factory)
+    main = load_experiment(results_dir() / "configs" / "mlqa-to-xquad.yaml")
+    main.results_dir = str(results_dir())
+    verdicts = check_claims(pd.read_csv(main.folder / "significance.csv")).set_index("claim")["verdict"]
+    assert rec["claims"] == verdicts.to_dict()
+    summary = json.loads((main.folder / "summary.json").read_text())
+    for label, stats in summary["strategies"].items():
+        assert rec["means"][label]["mono_map"] == pytest.approx(stats["mono_map"]["mean"], rel=1e-9)
+    rerun = load_experiment(results_dir() / "configs" / "rerun-check.yaml")
+    rerun.results_dir = str(results_dir())
+    if seed_folders(rerun, "hybrid"):
+        expected = compare_runs(seed_folders(main, "hybrid")[0], seed_folders(rerun, "hybrid")[0])
+        assert rec["rerun"] == pytest.approx(expected["max_abs_diff"].to_dict())

@@ -13,6 +13,7 @@ from hybrid_ir.errors import HybridIRError
 from hybrid_ir.reproduce import (
     UNTUNED,
     collect,
+    compare_runs,
     load_experiment,
     load_run_result,
     mean_pair_matrix,
@@ -82,6 +83,23 @@ def test_aggregate_tables(experiment: Path, data_dir: Path) -> None:
     table = mean_per_language(exp, "hybrid")
     assert list(table.index) == ["de", "en", "Mean"]
     assert mean_pair_matrix(exp, "hybrid").shape == (2, 2)
+
+
+def test_rerun_of_one_seed_is_identical(experiment: Path, data_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    exp = load_experiment(experiment)
+    folder = exp.run_folder("hybrid", 0)
+    first = tmp_path / "first"
+    shutil.copytree(folder, first)
+    run_experiment(exp, only=["hybrid/seed0"], force=True, log=lambda *_: None)
+    same = compare_runs(first, folder)
+    assert (same.max_abs_diff == 0).all()
+    assert same.loc["per query multi_ap", "queries_differing"] == 0
+    assert json.loads((folder / "run.json").read_text())["finished"] >= json.loads((first / "run.json").read_text())["finished"]
+    other = compare_runs(folder, exp.run_folder("hybrid", 1))
+    assert other.loc["per query multi_ap", "max_abs_diff"] > 0  # another seed is another model
+    assert other.loc["per query multi_ap", "queries_differing"] > 0
 
 
 def test_cli_list(experiment: Path, capsys: pytest.CaptureFixture[str]) -> None:
