@@ -326,6 +326,8 @@ def collect(exp: ExperimentConfig) -> pd.DataFrame:
             **{f"bias_{k}": v for k, v in bias.items()},
             "train_seconds": run.get("train_seconds"), "eval_seconds": run.get("eval_seconds"),
             "steps": (run.get("train_result") or {}).get("steps"),
+            # a resumed run's train_seconds counts only the time after the resume
+            "resumed": (run.get("train_result") or {}).get("resumed_from") is not None,
         })
     return pd.DataFrame(rows)
 
