@@ -159,6 +159,19 @@ def results_dir() -> Path:
     return root / "results"
 
 
+def recorded_experiment(config: str):
+    """The experiment ``results/configs/<config>.yaml``, reading its runs from :func:`results_dir`.
+
+    Example: ``recorded_experiment("mlqa-to-xquad").folder`` is ``results/mlqa-r_to_xquad-r``.
+    """
+    from hybrid_ir.reproduce import load_experiment
+
+    root = results_dir()
+    exp = load_experiment(root / "configs" / f"{config}.yaml")
+    exp.results_dir = str(root)
+    return exp
+
+
 class Recorder:
     """Numbers a chapter states, saved as ``$HYBRID_IR_RECORD_DIR/<chapter>.json`` (when set).
 

@@ -482,6 +482,39 @@ def finished_labels(exp: ExperimentConfig) -> list[str]:
     return [label for label in labels if seed_folders(exp, label)]
 
 
+def strategy_alpha(strategy: str, alpha: float) -> float:
+    """The share of monolingual batches a strategy gives: cross = 0, mono = 1, hybrid = ``alpha``.
+
+    >>> strategy_alpha("cross", 0.5), strategy_alpha("hybrid", 0.25), strategy_alpha("mono", 0.5)
+    (0.0, 0.25, 1.0)
+    """
+    shares = {"cross": 0.0, "mono": 1.0, "hybrid": float(alpha)}
+    if strategy not in shares:
+        raise HybridIRError(f"unknown strategy {strategy!r}; expected one of {sorted(shares)}")
+    return shares[strategy]
+
+
+def alpha_sweep(experiments: list[ExperimentConfig], seed: int = 0) -> pd.DataFrame:
+    """One row per finished run of ``seed`` in ``experiments``, sorted by its alpha.
+
+    A run's alpha follows from its training configuration (:func:`train_config`,
+    :func:`strategy_alpha`), so the X-Y and X-X-mono runs of the main experiment are the sweep's
+    alpha = 0 and 1 (the sampler draws exactly their batches there). Columns: ``alpha``, ``run``
+    (experiment/label/seedK) and the ``Mean`` row of the run's ``per_language.csv``.
+    """
+    rows = []
+    for exp in experiments:
+        for label in exp.strategies:
+            folder = exp.run_folder(label, seed)
+            if (folder / "metrics.json").is_file():
+                cfg = train_config(exp, label, seed)
+                table = pd.read_csv(folder / "per_language.csv", index_col=0)
+                rows.append({"alpha": strategy_alpha(cfg.strategy, cfg.alpha),
+                             "run": f"{exp.name}/{label}/seed{seed}", **table.loc["Mean"].to_dict()})
+    frame = pd.DataFrame(rows)
+    return frame.sort_values("alpha", kind="stable", ignore_index=True) if rows else frame
+
+
 def compare_runs(first: str | Path, second: str | Path, ds=None) -> pd.DataFrame:
     """How far two runs of the same configuration are apart (the re-run tolerance).
 

@@ -12,6 +12,7 @@ from hybrid_ir.cli import main
 from hybrid_ir.errors import HybridIRError
 from hybrid_ir.reproduce import (
     UNTUNED,
+    alpha_sweep,
     collect,
     compare_runs,
     load_experiment,
@@ -19,6 +20,7 @@ from hybrid_ir.reproduce import (
     mean_pair_matrix,
     mean_per_language,
     run_experiment,
+    strategy_alpha,
 )
 
 pytestmark = pytest.mark.slow
@@ -100,6 +102,24 @@ def test_rerun_of_one_seed_is_identical(experiment: Path, data_dir: Path, tmp_pa
     other = compare_runs(folder, exp.run_folder("hybrid", 1))
     assert other.loc["per query multi_ap", "max_abs_diff"] > 0  # another seed is another model
     assert other.loc["per query multi_ap", "queries_differing"] > 0
+
+
+def test_alpha_sweep_derives_alpha_from_each_strategy(experiment: Path, data_dir: Path) -> None:
+    exp = load_experiment(experiment)
+    sweep = alpha_sweep([exp], seed=1)
+    assert sweep.alpha.tolist() == [0.5, 1.0]  # hybrid(0.5), then x-x-mono (all batches monolingual)
+    assert sweep.run.tolist() == ["tiny-exp/hybrid/seed1", "tiny-exp/x-x-mono/seed1"]
+    import pandas as pd
+
+    recorded = pd.read_csv(exp.run_folder("hybrid", 1) / "per_language.csv", index_col=0).loc["Mean"]
+    assert sweep.loc[0, list(recorded.index)].tolist() == recorded.tolist()
+    assert alpha_sweep([exp], seed=7).empty
+
+
+def test_strategy_alpha() -> None:
+    assert (strategy_alpha("cross", 0.3), strategy_alpha("hybrid", 0.3), strategy_alpha("mono", 0.3)) == (0.0, 0.3, 1.0)
+    with pytest.raises(HybridIRError, match="unknown strategy"):
+        strategy_alpha("mixed", 0.5)
 
 
 def test_cli_list(experiment: Path, capsys: pytest.CaptureFixture[str]) -> None:
