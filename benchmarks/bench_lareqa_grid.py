@@ -1,4 +1,4 @@
-"""Speed and exactness of the LAReQA grid (:func:`hybrid_ir.evaluation.evaluate_lareqa`) on XQuAD-R.
+"""Speed and exactness of the LAReQA grid (:func:`hybrid_ir.evaluation.grid.evaluate_lareqa`) on XQuAD-R.
 
 The whole grid (11 mono + 110 cross + 11 multi settings, R@1 / R@10, rank distance, multilingual top
 10) is computed from random unit embeddings of dimension ``--dim`` (384) for the 13,090 questions and
@@ -37,9 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hybrid_ir.evaluation import evaluate_lareqa, relevance_arrays
-from hybrid_ir.lareqa import load_lareqa
-from hybrid_ir.retrieval import DEFAULT_BLOCK_BYTES, score_matrix
+from hybrid_ir.data.lareqa import load_lareqa
+from hybrid_ir.evaluation.grid import evaluate_lareqa, relevance_arrays
+from hybrid_ir.evaluation.retrieval import DEFAULT_BLOCK_BYTES, score_matrix
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -1,4 +1,4 @@
-"""Speed of :class:`hybrid_ir.sampling.HybridBatchSampler` on a large synthetic parallel dataset.
+"""Speed of :class:`hybrid_ir.sampling.sampler.HybridBatchSampler` on a large synthetic parallel dataset.
 
 The dataset has ``--examples`` parallel ids (1M by default) in 7 languages; language ``i`` covers an
 example with probability ``coverage[i]`` (drawn in [0.3, 0.95], at least one language per example),
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hybrid_ir.examples import TrainingExample, TrainingSet, Triplet
-from hybrid_ir.sampling import HybridBatchSampler
+from hybrid_ir.data.examples import TrainingExample, TrainingSet, Triplet
+from hybrid_ir.sampling.sampler import HybridBatchSampler
 
 LANGS = ("ar", "de", "en", "es", "hi", "ru", "zh")
 RESULTS = Path(__file__).resolve().parent / "results"

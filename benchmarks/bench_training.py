@@ -3,7 +3,7 @@
 Both train the *same* randomly initialised encoder (same weights, same XLM-R tokenizer, mean
 pooling, L2-normalised) with the same loss on the same real MLQA-R triplets:
 
-- **hybrid_ir**: :func:`hybrid_ir.trainer.train` (hybrid batches, InfoNCE with in-batch + hard
+- **hybrid_ir**: :func:`hybrid_ir.training.trainer.train` (hybrid batches, InfoNCE with in-batch + hard
   negatives at temperature 0.05, AdamW, warm-up + linear decay, grad clipping, precision ``auto``,
   optional GradCache), timed per optimiser step from its own ``metrics.jsonl`` (``log_every=1``);
 - **sentence-transformers**: ``SentenceTransformerTrainer`` with ``MultipleNegativesRankingLoss``
@@ -83,8 +83,8 @@ def build_encoder(arch: str, tokenizer: Any, seed: int) -> Any:
 
 def benchmark_triplets(batch_size: int, steps: int, seed: int) -> tuple[Any, list[list[Any]]]:
     """MLQA-R training triplets (XQuAD-R articles removed) and the first ``steps`` hybrid batches."""
-    from hybrid_ir.examples import load_training_set
-    from hybrid_ir.sampling import HybridBatchSampler, batch_triplets
+    from hybrid_ir.data.examples import load_training_set
+    from hybrid_ir.sampling.sampler import HybridBatchSampler, batch_triplets
 
     ts = load_training_set("mlqa-r", exclude_overlap_with=["xquad-r"], seed=seed)
     sampler = HybridBatchSampler(ts, batch_size, strategy="hybrid", alpha=0.5, seed=seed,
@@ -104,8 +104,8 @@ def count_tokens(tokenizer: Any, texts: list[str], max_length: int) -> int:
 
 def run_ours(bi: Any, ts: Any, args: argparse.Namespace, work: Path) -> list[float]:
     """Per-step seconds of hybrid_ir's trainer (from metrics.jsonl with log_every=1)."""
-    from hybrid_ir.config import TrainConfig
-    from hybrid_ir.trainer import train
+    from hybrid_ir.training.config import TrainConfig
+    from hybrid_ir.training.trainer import train
 
     cfg = TrainConfig(
         model="(in memory)", max_query_length=args.max_query_length, max_passage_length=args.max_passage_length,
@@ -208,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from transformers import AutoTokenizer
 
-    from hybrid_ir.encoders import xlmr_tokenizer
-    from hybrid_ir.model import BiEncoder, EncoderConfig
+    from hybrid_ir.modeling.biencoder import BiEncoder, EncoderConfig
+    from hybrid_ir.modeling.encoders import xlmr_tokenizer
 
     if args.save_tokenizer:
         xlmr_tokenizer().save_pretrained(args.save_tokenizer)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hybrid_ir.bias import (
+from hybrid_ir.data.lareqa import Candidate, LareqaDataset, Question, load_lareqa
+from hybrid_ir.errors import HybridIRError
+from hybrid_ir.evaluation.bias import (
     bias_summary,
     language_share,
     per_query_bias,
@@ -15,9 +17,7 @@ from hybrid_ir.bias import (
     rank_heatmap,
     same_language_preference,
 )
-from hybrid_ir.errors import HybridIRError
-from hybrid_ir.evaluation import evaluate_lareqa
-from hybrid_ir.lareqa import Candidate, LareqaDataset, Question, load_lareqa
+from hybrid_ir.evaluation.grid import evaluate_lareqa
 
 nan = np.nan
 

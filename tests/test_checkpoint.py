@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from hybrid_ir import checkpoint as ckpt
 from hybrid_ir.errors import HybridIRError
+from hybrid_ir.training import checkpoint as ckpt
 
 
 class Net(torch.nn.Module):
@@ -86,7 +86,7 @@ def test_truncated_state_refused_even_with_matching_meta(tmp_path: Path) -> None
     d = ckpt.save_checkpoint(tmp_path, model, _state(model), step=1, epoch=0, config_hash="h")
     (d / ckpt.STATE_FILE).write_bytes((d / ckpt.STATE_FILE).read_bytes()[:100])
     meta = json.loads((d / ckpt.META_FILE).read_text())
-    from hybrid_ir.sources import sha256_file
+    from hybrid_ir.data.sources import sha256_file
 
     meta["files"][ckpt.STATE_FILE] = sha256_file(d / ckpt.STATE_FILE)
     (d / ckpt.META_FILE).write_text(json.dumps(meta))
@@ -102,7 +102,7 @@ def test_pickled_object_refused(tmp_path: Path) -> None:
     payload["evil"] = Path("/tmp")  # not an allowed type
     torch.save(payload, d / ckpt.STATE_FILE)
     meta = json.loads((d / ckpt.META_FILE).read_text())
-    from hybrid_ir.sources import sha256_file
+    from hybrid_ir.data.sources import sha256_file
 
     meta["files"][ckpt.STATE_FILE] = sha256_file(d / ckpt.STATE_FILE)
     (d / ckpt.META_FILE).write_text(json.dumps(meta))

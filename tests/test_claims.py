@@ -8,13 +8,13 @@ import math
 import pandas as pd
 import pytest
 
-import hybrid_ir.claims
-from hybrid_ir.claims import PAPER_CLAIMS, Claim, check_claims, verdict
+import hybrid_ir.experiments.claims
 from hybrid_ir.errors import HybridIRError
+from hybrid_ir.experiments.claims import PAPER_CLAIMS, Claim, check_claims, verdict
 
 
 def test_doctests() -> None:
-    assert doctest.testmod(hybrid_ir.claims).failed == 0
+    assert doctest.testmod(hybrid_ir.experiments.claims).failed == 0
 
 
 @pytest.mark.parametrize(

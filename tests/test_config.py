@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from hybrid_ir.config import PROFILES, TrainConfig, config_hash, load_config, save_config
 from hybrid_ir.errors import HybridIRError
+from hybrid_ir.training.config import PROFILES, TrainConfig, config_hash, load_config, save_config
 
 
 @pytest.mark.parametrize("name", PROFILES)

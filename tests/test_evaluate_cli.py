@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from hybrid_ir.cli import main
+from hybrid_ir.data.lareqa import load_lareqa
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.lareqa import load_lareqa
-from hybrid_ir.paper import (
+from hybrid_ir.experiments.paper import (
     paper_lareqa_summary,
     paper_lareqa_table,
     paper_miracl_table,
@@ -152,7 +152,7 @@ def test_model_path_with_a_stand_in_encoder(monkeypatch, capsys):
             rng = np.random.default_rng(len(texts))
             return rng.standard_normal((len(texts), 4)).astype(np.float32)
 
-    monkeypatch.setitem(sys.modules, "hybrid_ir.model", types.SimpleNamespace(BiEncoder=FakeBiEncoder))
+    monkeypatch.setitem(sys.modules, "hybrid_ir.modeling.biencoder", types.SimpleNamespace(BiEncoder=FakeBiEncoder))
     code, out, err = run(capsys, "--model", "some/model", "--batch-size", "7",
                          "--candidate-text", "sentence+context", "--json")
     assert code == 0, err

@@ -8,11 +8,11 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
+from hybrid_ir.data.lareqa import Candidate, LareqaDataset, Question, load_lareqa
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.evaluation import LareqaResult, evaluate_lareqa, evaluate_lareqa_model
-from hybrid_ir.lareqa import Candidate, LareqaDataset, Question, load_lareqa
-from hybrid_ir.metrics import relevant_ranks
-from hybrid_ir.retrieval import (
+from hybrid_ir.evaluation.grid import LareqaResult, evaluate_lareqa, evaluate_lareqa_model
+from hybrid_ir.evaluation.metrics import relevant_ranks
+from hybrid_ir.evaluation.retrieval import (
     build_index,
     encode_dataset,
     flat_search,

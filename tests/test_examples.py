@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from hybrid_ir.errors import HybridIRError
-from hybrid_ir.examples import (
+from hybrid_ir.data.examples import (
     build_examples,
     load_training_set,
     shared_articles,
     split_by_article,
 )
-from hybrid_ir.lareqa import load_lareqa
+from hybrid_ir.data.lareqa import load_lareqa
+from hybrid_ir.errors import HybridIRError
 
 
 def test_examples_cover_every_parallel_id(data_dir: Path) -> None:

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.gradcache import RngState, cached_backward, split_inputs
-from hybrid_ir.loss import info_nce
+from hybrid_ir.training.gradcache import RngState, cached_backward, split_inputs
+from hybrid_ir.training.loss import info_nce
 
 
 class ToyEncoder(torch.nn.Module):
@@ -105,7 +105,7 @@ def test_bad_chunk_size() -> None:
 @pytest.mark.slow
 def test_tiny_bi_encoder_gradients_match_plain_loss() -> None:
     """The same check on the package's tiny BERT bi-encoder, dropout on (train mode)."""
-    from hybrid_ir.model import BiEncoder
+    from hybrid_ir.modeling.biencoder import BiEncoder
 
     model = BiEncoder.tiny(seed=0)
     model.train()

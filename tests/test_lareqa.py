@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from hybrid_ir.cli import main
+from hybrid_ir.data.lareqa import load_lareqa, normalise_title
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.lareqa import load_lareqa, normalise_title
 
 XQUAD_CANDIDATES = {
     "ar": 1222, "de": 1276, "el": 1234, "en": 1180, "es": 1215, "hi": 1244,

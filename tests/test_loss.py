@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.loss import info_nce, similarity_logits
+from hybrid_ir.training.loss import info_nce, similarity_logits
 
 E = math.e
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.metrics import (
+from hybrid_ir.evaluation.metrics import (
     average_precision,
     mean_of,
     ndcg_at_k,

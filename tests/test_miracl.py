@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.miracl import (
+from hybrid_ir.evaluation.miracl import (
     Corpus,
     evaluate_miracl,
     evaluate_miracl_model,

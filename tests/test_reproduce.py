@@ -10,7 +10,7 @@ import yaml
 
 from hybrid_ir.cli import main
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.reproduce import (
+from hybrid_ir.experiments.reproduce import (
     UNTUNED,
     alpha_sweep,
     collect,
@@ -38,6 +38,7 @@ def experiment(tmp_path_factory: pytest.TempPathFactory) -> Path:
                   "val_batch_size": 8, "val_batches": 1},
         "strategies": {"x-x-mono": {"strategy": "mono"}, "hybrid": {"strategy": "hybrid", "alpha": 0.5}},
         "seeds": [0, 1],
+        "tatoeba": True,
         "results_dir": str(root / "results"),
         "runs_dir": str(root / "runs"),
     }
@@ -53,7 +54,14 @@ def test_runs_write_small_files_and_reload_exactly(experiment: Path, data_dir: P
     folder = exp.run_folder("hybrid", 1)
     names = {p.name for p in folder.iterdir()}
     assert {"run.json", "metrics.json", "per_language.csv", "pairs.csv", "bias.json", "ranks.csv.gz",
-            "train_log.jsonl"} <= names
+            "train_log.jsonl", "exposure.json", "tatoeba.json"} <= names
+    exposure = json.loads((folder / "exposure.json").read_text())
+    assert exposure["steps"] == 2 and exposure["trained"]["batches"] == 2
+    assert exposure["trained"]["triplets"] == 2 * 8
+    tatoeba = json.loads((folder / "tatoeba.json").read_text())
+    assert set(tatoeba["per_language"]) == {"ar", "de", "el", "es", "hi", "ru", "th", "tr", "vi", "zh"}
+    assert len(tatoeba["hits"]["th"]["to_en"]) == tatoeba["per_language"]["th"]["pairs"] == 548
+    assert (exp.run_folder(UNTUNED, None) / "tatoeba.json").is_file()
     assert all(p.stat().st_size < 2_000_000 for p in folder.iterdir())
     run = json.loads((folder / "run.json").read_text())
     assert run["seed"] == 1 and run["train_config"]["seed"] == 1

@@ -1,4 +1,4 @@
-"""Property tests of the mono / cross / hybrid batch samplers (hybrid_ir.sampling).
+"""Property tests of the mono / cross / hybrid batch samplers (hybrid_ir.sampling.sampler).
 
 The fake datasets reveal where a triplet came from: example ``i`` of set ``S`` has parallel id
 ``S-i`` and, in language ``L``, the texts ``q:S-i:L`` / ``p:S-i:L`` / ``n:S-i:L``.
@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from hybrid_ir.cli import main
+from hybrid_ir.data.examples import TrainingExample, TrainingSet, Triplet
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.examples import TrainingExample, TrainingSet, Triplet
 from hybrid_ir.sampling import (
     Batch,
     BatchItem,
@@ -453,7 +453,7 @@ def test_items_are_plain_equal_picklable_dataclasses():
 # ------------------------------------------------------------------------ real data, CLI
 @pytest.fixture(scope="module")
 def mlqa(data_dir):
-    from hybrid_ir.examples import load_training_set
+    from hybrid_ir.data.examples import load_training_set
 
     return load_training_set("mlqa-r", exclude_overlap_with=["xquad-r"], data_dir=data_dir)
 
@@ -493,7 +493,7 @@ def test_cli_sample_jsonl_and_summary(capsys, data_dir):
         else:
             assert all(q != p for q, p in pairs)
     # the CLI shows the batches the sampler gives in training (same seed and epoch)
-    from hybrid_ir.examples import load_training_set
+    from hybrid_ir.data.examples import load_training_set
 
     ts = load_training_set("mlqa-r", exclude_overlap_with=["xquad-r"], data_dir=data_dir)
     sampler = HybridBatchSampler(ts, 20, "hybrid", seed=3)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.significance import (
+from hybrid_ir.evaluation.significance import (
     paired_bootstrap_ci,
     paired_randomisation_test,
     paired_randomization_test,

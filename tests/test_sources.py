@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hybrid_ir import sources
+from hybrid_ir.data import sources
+from hybrid_ir.data.sources import pinned_checksums, resolve_file, source_url
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.sources import pinned_checksums, resolve_file, source_url
 
 REL = "lareqa/xquad-r/en.json"
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from hybrid_ir import checkpoint as ckpt
-from hybrid_ir.config import load_config
+from hybrid_ir.data.examples import TrainingExample, TrainingSet
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.examples import TrainingExample, TrainingSet
-from hybrid_ir.trainer import (
+from hybrid_ir.training import checkpoint as ckpt
+from hybrid_ir.training.config import load_config
+from hybrid_ir.training.trainer import (
     TrainingDiverged,
     build_model,
     lr_factor,
@@ -85,7 +85,7 @@ def _final_weights(result) -> dict[str, torch.Tensor]:
 
 @pytest.mark.slow
 def test_tiny_model_overfits_64_pairs(tmp_path: Path, data_dir: Path) -> None:
-    from hybrid_ir.examples import load_training_set
+    from hybrid_ir.data.examples import load_training_set
 
     ts = load_training_set("mlqa-r", languages=["en"], data_dir=data_dir)
     examples = tuple(
@@ -150,7 +150,7 @@ def test_resume_with_other_config_refused(tmp_path: Path, data_dir: Path) -> Non
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(
     tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import hybrid_ir.trainer as trainer_mod
+    import hybrid_ir.training.trainer as trainer_mod
 
     real = trainer_mod.info_nce
     calls = {"n": 0}
@@ -204,7 +204,7 @@ def test_cli_train_smoke_end_to_end(tmp_path: Path, data_dir: Path) -> None:
     assert extra["training_config"]["max_steps"] == 5
     assert any(k.startswith("lareqa/mlqa-r/") for k in extra["data_checksums"])
     assert extra["config_hash"] == result["config_hash"]
-    from hybrid_ir.model import BiEncoder
+    from hybrid_ir.modeling.biencoder import BiEncoder
 
     reloaded = BiEncoder.from_pretrained(out / "model")
     assert reloaded.encode(["hello"], "query").shape == (1, 64)

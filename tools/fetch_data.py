@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hybrid_ir.data.sources import download, pinned_checksums, source_url
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.sources import download, pinned_checksums, source_url
 
 
 def main() -> int:

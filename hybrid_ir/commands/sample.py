@@ -18,7 +18,7 @@ import json
 from collections import Counter
 from itertools import islice
 
-from hybrid_ir.sampling import STRATEGIES
+from hybrid_ir.sampling.sampler import STRATEGIES
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -40,8 +40,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run_sample(args: argparse.Namespace) -> int:
-    from hybrid_ir.examples import load_training_set
-    from hybrid_ir.sampling import HybridBatchSampler, _check_int
+    from hybrid_ir.data.examples import load_training_set
+    from hybrid_ir.sampling.sampler import HybridBatchSampler, _check_int
 
     k = _check_int("--batches", args.batches, 1)
     ts = load_training_set(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from hybrid_ir.config import PROFILES
+from hybrid_ir.training.config import PROFILES
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +34,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from hybrid_ir.config import TrainConfig, load_config
+    from hybrid_ir.training.config import TrainConfig, load_config
 
     if args.help_config:
         print(TrainConfig.describe())
@@ -46,14 +46,14 @@ def run_train(args: argparse.Namespace) -> int:
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True), end="")
         print(f"# config hash: {cfg.hash()}")
         return 0
-    from hybrid_ir.distributed import cleanup
-    from hybrid_ir.trainer import train
+    from hybrid_ir.training.distributed import cleanup
+    from hybrid_ir.training.trainer import train
 
     try:
         result = train(cfg, resume=args.resume, overwrite=args.overwrite, export=not args.no_export)
     finally:
         cleanup()
-    from hybrid_ir.distributed import current
+    from hybrid_ir.training.distributed import current
 
     if current().is_main:
         print(json.dumps(result.to_dict(), indent=1))

@@ -9,7 +9,7 @@ Every metric here is computed from the **ranks of a query's relevant items** in 
 - ``gains`` (nDCG only): float array ``(Q, R)`` aligned with ``ranks``, the graded relevance of each item.
 
 Ranks must be a strict order (no two relevant items of a query share a rank). Scores become ranks
-through :func:`relevant_ranks` (dense scores) or :mod:`hybrid_ir.retrieval` (large pools, without
+through :func:`relevant_ranks` (dense scores) or :mod:`hybrid_ir.evaluation.retrieval` (large pools, without
 sorting), both with the package's one **tie rule**:
 
     rank(i) = 1 + #{j : s_j > s_i} + #{j non-relevant : s_j = s_i} + #{j relevant : s_j = s_i, j < i}
@@ -40,6 +40,7 @@ __all__ = [
     "average_precision",
     "mean_of",
     "ndcg_at_k",
+    "rank_distance",
     "recall_at_k",
     "reciprocal_rank",
     "relevant_ranks",
@@ -207,7 +208,7 @@ def relevant_ranks(scores: np.ndarray, relevance: np.ndarray) -> tuple[np.ndarra
     ``relevance``: ``(Q, N)`` gains (bool or numbers >= 0; > 0 = relevant). Returns ``(ranks, gains)``,
     both ``(Q, R)`` with ``R`` the largest number of relevant items of a query, NaN-padded, items in
     candidate order. Sorts every row (O(N log N) per query): for big pools use
-    :func:`hybrid_ir.retrieval.relevant_ranks_exact`, which counts instead of sorting.
+    :func:`hybrid_ir.evaluation.retrieval.relevant_ranks_exact`, which counts instead of sorting.
 
     >>> r, g = relevant_ranks([[0.1, 0.9, 0.5]], [[1, 0, 1]])
     >>> r.tolist(), g.tolist()
@@ -241,3 +242,24 @@ def relevant_ranks(scores: np.ndarray, relevance: np.ndarray) -> tuple[np.ndarra
     ranks[rows, slot] = pos[rows, cols]
     gains[rows, slot] = rel[rows, cols]
     return ranks, gains
+
+
+def rank_distance(ranks: np.ndarray) -> np.ndarray:
+    """Per-query rank distance RD_q = max_i rank_i - min_i rank_i over the query's relevant items.
+
+    ``ranks`` (Q, R): multilingual-pool ranks, NaN = padding. NaN for a query without ranked items
+    (a single relevant item gives 0). ``inf`` ranks (not retrieved) give ``inf``.
+
+    >>> rank_distance(np.array([[1.0, 5.0, 2.0], [3.0, np.nan, np.nan]])).tolist()
+    [4.0, 0.0]
+    """
+    r = np.asarray(ranks, dtype=np.float64)
+    if r.ndim != 2:
+        raise HybridIRError(f"ranks must be a (queries, relevant items) array, got shape {r.shape}")
+    n = np.count_nonzero(~np.isnan(r), axis=1)
+    filled_hi = np.where(np.isnan(r), -np.inf, r)
+    filled_lo = np.where(np.isnan(r), np.inf, r)
+    with np.errstate(invalid="ignore"):
+        out = filled_hi.max(axis=1, initial=-np.inf) - filled_lo.min(axis=1, initial=np.inf)
+    out[n == 0] = np.nan
+    return out

@@ -38,8 +38,8 @@ import numpy as np
 import torch
 
 from hybrid_ir.atomic import write_json
+from hybrid_ir.data.sources import sha256_file
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.sources import sha256_file
 
 FORMAT = 1
 MODEL_FILE = "model.safetensors"

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from hybrid_ir.data.sources import resolve_file
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.sources import resolve_file
 
 CandidateText = Literal["sentence", "sentence+context"]
 CANDIDATE_TEXTS: tuple[str, ...] = ("sentence", "sentence+context")
@@ -216,7 +216,7 @@ def load_lareqa(
 ) -> LareqaDataset:
     """Load a LAReQA dataset (``"xquad-r"`` or ``"mlqa-r"``), all languages unless ``languages`` is given.
 
-    Files are found by :func:`hybrid_ir.sources.resolve_file` (explicit ``data_dir``, then
+    Files are found by :func:`hybrid_ir.data.sources.resolve_file` (explicit ``data_dir``, then
     ``HYBRID_IR_DATA_DIR``, then a verified download into the cache).
     """
     langs = check_languages(name, languages)

@@ -3,7 +3,7 @@
 Example::
 
     import matplotlib.pyplot as plt
-    from hybrid_ir.plotting import use_style, language_palette
+    from hybrid_ir.book.plotting import use_style, language_palette
     use_style()
     ax = plt.gca()
     ax.bar(["en", "de"], [0.8, 0.7], color=[language_palette()[x] for x in ["en", "de"]])
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from hybrid_ir.languages import LANGUAGES, language_name
+from hybrid_ir.data.languages import LANGUAGES, language_name
 
 #: Colour of each strategy, used in every chapter.
 STRATEGY_COLORS: dict[str, str] = {

@@ -1,8 +1,8 @@
 """Language bias in the multilingual pool: rank distance, top-k language shares, same-language preference.
 
 All measures read the ranks of a query's relevant candidates in the **multilingual pool** (every
-candidate of every loaded language; 1-based ranks with the tie rule of :mod:`hybrid_ir.metrics`),
-as kept by :class:`hybrid_ir.evaluation.LareqaResult`.
+candidate of every loaded language; 1-based ranks with the tie rule of :mod:`hybrid_ir.evaluation.metrics`),
+as kept by :class:`hybrid_ir.evaluation.grid.LareqaResult`.
 
 - **Rank distance** (the paper's measure), per query q with relevant candidates rel(q):
   RD_q = max_{i in rel(q)} rank_i - min_{i in rel(q)} rank_i; averaged over the queries of a language,
@@ -32,9 +32,10 @@ import numpy as np
 import pandas as pd
 
 from hybrid_ir.errors import HybridIRError
+from hybrid_ir.evaluation.metrics import rank_distance
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hybrid_ir.evaluation import LareqaResult
+    from hybrid_ir.evaluation.grid import LareqaResult
 
 __all__ = [
     "bias_summary",
@@ -46,27 +47,6 @@ __all__ = [
     "rank_heatmap",
     "same_language_preference",
 ]
-
-
-def rank_distance(ranks: np.ndarray) -> np.ndarray:
-    """Per-query rank distance RD_q = max_i rank_i - min_i rank_i over the query's relevant items.
-
-    ``ranks`` (Q, R): multilingual-pool ranks, NaN = padding. NaN for a query without ranked items
-    (a single relevant item gives 0). ``inf`` ranks (not retrieved) give ``inf``.
-
-    >>> rank_distance(np.array([[1.0, 5.0, 2.0], [3.0, np.nan, np.nan]])).tolist()
-    [4.0, 0.0]
-    """
-    r = np.asarray(ranks, dtype=np.float64)
-    if r.ndim != 2:
-        raise HybridIRError(f"ranks must be a (queries, relevant items) array, got shape {r.shape}")
-    n = np.count_nonzero(~np.isnan(r), axis=1)
-    filled_hi = np.where(np.isnan(r), -np.inf, r)
-    filled_lo = np.where(np.isnan(r), np.inf, r)
-    with np.errstate(invalid="ignore"):
-        out = filled_hi.max(axis=1, initial=-np.inf) - filled_lo.min(axis=1, initial=np.inf)
-    out[n == 0] = np.nan
-    return out
 
 
 def rank_distance_by_language(result: LareqaResult) -> pd.Series:

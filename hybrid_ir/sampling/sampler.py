@@ -1,7 +1,7 @@
 """Batch samplers of the paper: X-X-mono, X-Y (cross-lingual) and hybrid batches.
 
 One :class:`HybridBatchSampler` implements the three strategies of arXiv 2408.10536 over one or
-several :class:`~hybrid_ir.examples.TrainingSet` s (one example = one parallel id with a triplet per
+several :class:`~hybrid_ir.data.examples.TrainingSet` s (one example = one parallel id with a triplet per
 language it has):
 
 - ``strategy="mono"`` (X-X-mono): every triplet of a batch is in one language;
@@ -9,12 +9,12 @@ language it has):
 - ``strategy="hybrid"``: each batch is mono with probability ``alpha``, cross otherwise.
 
 The exact rules are listed in :class:`HybridBatchSampler`. The sampler yields :class:`Batch` es of
-indices; :func:`batch_triplets` turns one into texts, :func:`describe_batches` into a table (one row
-per item) and :func:`pair_counts` into the query-language x passage-language counts the book plots.
+indices; :func:`batch_triplets` turns one into texts, :func:`~hybrid_ir.sampling.stats.describe_batches` into a table (one row
+per item) and :func:`~hybrid_ir.sampling.stats.pair_counts` into the query-language x passage-language counts the book plots.
 
 Example::
 
-    >>> from hybrid_ir.examples import TrainingExample, TrainingSet, Triplet
+    >>> from hybrid_ir.data.examples import TrainingExample, TrainingSet, Triplet
     >>> t = Triplet("q", "p+", "p-")
     >>> ts = TrainingSet("toy", tuple(
     ...     TrainingExample(f"id{i}", "a", {"de": t, "en": t, "es": t}) for i in range(8)))
@@ -38,9 +38,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from hybrid_ir.batch_stats import describe_batches, pair_counts
+from hybrid_ir.data.examples import TrainingSet, Triplet
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.examples import TrainingSet, Triplet
+from hybrid_ir.sampling.batch import Batch, BatchItem, IndexBatch, _make_item
 
 __all__ = [
     "STRATEGIES",
@@ -49,8 +49,6 @@ __all__ = [
     "HybridBatchSampler",
     "IndexBatch",
     "batch_triplets",
-    "describe_batches",
-    "pair_counts",
 ]
 
 Strategy = Literal["mono", "cross", "hybrid"]
@@ -59,57 +57,6 @@ STRATEGIES: tuple[str, ...] = ("mono", "cross", "hybrid")
 # Random-stream components: each generator is derived from (seed, epoch, component, ...) with
 # numpy's SeedSequence, so no two components, epochs or seeds share a stream.
 _DATASET, _TYPE, _MONO_LANG, _MONO_STREAM, _CROSS_STREAM, _CROSS_PAIRS = range(6)
-
-
-@dataclass(frozen=True)
-class BatchItem:
-    """One triplet of a batch: example ``example`` of dataset ``dataset`` in (query_lang, passage_lang)."""
-
-    dataset: int
-    example: int
-    parallel_id: str
-    query_lang: str
-    passage_lang: str
-
-
-def _make_item(
-    dataset: int, example: int, parallel_id: str, query_lang: str, passage_lang: str,
-    _new=object.__new__, _cls=BatchItem,
-) -> BatchItem:
-    """``BatchItem(...)`` without the frozen ``__setattr__`` calls (2-2.5x faster; equal objects)."""
-    item = _new(_cls)
-    attrs = item.__dict__
-    attrs["dataset"] = dataset
-    attrs["example"] = example
-    attrs["parallel_id"] = parallel_id
-    attrs["query_lang"] = query_lang
-    attrs["passage_lang"] = passage_lang
-    return item
-
-
-@dataclass(frozen=True)
-class Batch:
-    """This rank's part of global batch ``step`` (all of it when there is one replica)."""
-
-    step: int
-    type: Literal["mono", "cross"]
-    dataset: str
-    items: tuple[BatchItem, ...]
-
-
-@dataclass(frozen=True, eq=False)
-class IndexBatch:
-    """The same content as :class:`Batch` as numpy arrays (the fast path, no per-item objects).
-
-    ``query_langs`` / ``passage_langs`` are codes into ``sampler.dataset_languages[dataset]``.
-    """
-
-    step: int
-    type: Literal["mono", "cross"]
-    dataset: int
-    examples: np.ndarray
-    query_langs: np.ndarray
-    passage_langs: np.ndarray
 
 
 class _Stream:
@@ -264,7 +211,7 @@ class HybridBatchSampler:
 
     Example::
 
-        >>> from hybrid_ir.examples import TrainingExample, TrainingSet, Triplet
+        >>> from hybrid_ir.data.examples import TrainingExample, TrainingSet, Triplet
         >>> t = Triplet("q", "p+", "p-")
         >>> ts = TrainingSet("toy", tuple(
         ...     TrainingExample(f"id{i}", "a", {"en": t, "de": t}) for i in range(6)))
@@ -528,7 +475,7 @@ class HybridBatchSampler:
 
 
 def batch_triplets(batch: Batch, datasets: TrainingSet | Sequence[TrainingSet]) -> list[Triplet]:
-    """The texts of ``batch``: one :class:`~hybrid_ir.examples.Triplet` per item, in order.
+    """The texts of ``batch``: one :class:`~hybrid_ir.data.examples.Triplet` per item, in order.
 
     ``datasets`` must be the list given to the sampler (checked through the parallel ids).
     """

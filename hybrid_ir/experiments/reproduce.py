@@ -1,24 +1,28 @@
 """The reproduction experiments: train each batch strategy with several seeds, evaluate zero-shot.
 
 An experiment (a YAML file, e.g. ``results/configs/mlqa-to-xquad.yaml``) names a base training
-configuration (a :mod:`hybrid_ir.config` profile plus overrides), the strategies to compare (each a
+configuration (a :mod:`hybrid_ir.training.config` profile plus overrides), the strategies to compare (each a
 set of overrides such as ``{strategy: hybrid, alpha: 0.5}``), the seeds, and the evaluation set.
 :func:`run_experiment` runs, in order,
 
 1. the **untuned** encoder (the base model without fine-tuning: the baseline row);
-2. every (strategy, seed): train from the same initial weights (:func:`hybrid_ir.trainer.train`,
+2. every (strategy, seed): train from the same initial weights (:func:`hybrid_ir.training.trainer.train`,
    resumable), then evaluate the exported model on the full LAReQA grid.
 
 Each run writes a folder ``<results>/<experiment>/<strategy>/seed<k>/`` (``untuned/`` for the
 baseline) holding only small text files:
 
 - ``run.json``: configuration, package version, git commit, data checksums, hardware, wall times;
-- ``metrics.json``: :meth:`~hybrid_ir.evaluation.LareqaResult.to_json` (summary, per language, pairs);
-- ``per_language.csv``, ``pairs.csv``: the same as tables; ``bias.json``: :func:`~hybrid_ir.bias.bias_summary`;
+- ``metrics.json``: :meth:`~hybrid_ir.evaluation.grid.LareqaResult.to_json` (summary, per language, pairs);
+- ``per_language.csv``, ``pairs.csv``: the same as tables; ``bias.json``: :func:`~hybrid_ir.evaluation.bias.bias_summary`;
 - ``ranks.csv.gz``: per query, the multilingual-pool and own-language-pool rank of each relevant
   candidate and the top-10 candidates of the multilingual pool, from which every per-query metric
   (and the significance tests) is recomputed with :func:`load_run_result`;
-- ``train_log.jsonl``: the trainer's metrics log (training runs).
+- ``train_log.jsonl``: the trainer's metrics log (training runs);
+- ``exposure.json``: what the run was trained on (batches by type, triplets per language pair, the
+  English share, questions seen; for all steps and for the exported step), replayed from the sampler;
+- ``tatoeba.json`` (experiments with ``tatoeba: true``): Tatoeba bitext acc@1 in both directions,
+  with the per-pair hits (:mod:`hybrid_ir.evaluation.tatoeba`).
 
 A run whose ``metrics.json`` exists is skipped, so an interrupted experiment resumes where it
 stopped (a training run itself resumes from its last checkpoint in ``<runs>/``, which holds the
@@ -58,7 +62,7 @@ class ExperimentConfig:
     eval_languages: list[str] | None = None
     candidate_text: str = "sentence"
     eval_batch_size: int = 64
-    profile: str = "cpu"  # base hybrid_ir.config profile (or a YAML path)
+    profile: str = "cpu"  # base hybrid_ir.training.config profile (or a YAML path)
     train: dict[str, Any] = field(default_factory=dict)  # overrides of the base profile
     strategies: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {
@@ -69,6 +73,7 @@ class ExperimentConfig:
     )
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     baseline: bool = True
+    tatoeba: bool = False  # also evaluate Tatoeba bitext retrieval (tatoeba.json per run)
     results_dir: str = "results"
     runs_dir: str = "runs"
     source: str = ""  # the YAML file it was read from
@@ -113,8 +118,8 @@ def load_experiment(path: str | Path) -> ExperimentConfig:
 
 
 def train_config(exp: ExperimentConfig, label: str, seed: int):
-    """The :class:`~hybrid_ir.config.TrainConfig` of one training run of the experiment."""
-    from hybrid_ir.config import load_config, set_field
+    """The :class:`~hybrid_ir.training.config.TrainConfig` of one training run of the experiment."""
+    from hybrid_ir.training.config import load_config, set_field
 
     cfg = load_config(exp.profile)
     settings = {**exp.train, **exp.strategies[label], "seed": seed,
@@ -128,10 +133,10 @@ def train_config(exp: ExperimentConfig, label: str, seed: int):
 # ------------------------------------------------------------------------------------ one run
 def run_one(exp: ExperimentConfig, label: str, seed: int | None, *, force: bool = False) -> Path:
     """Train (unless ``label`` is the baseline) and evaluate one run; returns its results folder."""
-    from hybrid_ir.evaluation import evaluate_lareqa_model
-    from hybrid_ir.lareqa import dataset_files, load_lareqa
-    from hybrid_ir.model import BiEncoder
-    from hybrid_ir.sources import data_checksums
+    from hybrid_ir.data.lareqa import dataset_files, load_lareqa
+    from hybrid_ir.data.sources import data_checksums
+    from hybrid_ir.evaluation.grid import evaluate_lareqa_model
+    from hybrid_ir.modeling.biencoder import BiEncoder
 
     out = exp.run_folder(label, seed)
     if (out / "metrics.json").is_file() and not force:
@@ -154,7 +159,7 @@ def run_one(exp: ExperimentConfig, label: str, seed: int | None, *, force: bool 
         record["train_config"] = None
         record["train_seconds"] = 0.0
     else:
-        from hybrid_ir.trainer import train
+        from hybrid_ir.training.trainer import train
 
         cfg = train_config(exp, label, seed or 0)
         result = train(cfg, resume=True)
@@ -169,6 +174,14 @@ def run_one(exp: ExperimentConfig, label: str, seed: int | None, *, force: bool 
     ds = load_lareqa(exp.eval_dataset, exp.eval_languages)
     res = evaluate_lareqa_model(model, ds, exp.candidate_text, batch_size=exp.eval_batch_size)
     record["eval_seconds"] = round(time.perf_counter() - t1, 1)
+    if exp.tatoeba:
+        out.mkdir(parents=True, exist_ok=True)
+        record["tatoeba_seconds"] = write_tatoeba(out, model, exp.eval_batch_size)
+    if label != UNTUNED:
+        exposure_file = Path(result.output_dir) / "exposure.json"
+        if exposure_file.is_file():
+            out.mkdir(parents=True, exist_ok=True)
+            write_json(out / "exposure.json", json.loads(exposure_file.read_text(encoding="utf-8")))
     record["wall_seconds"] = round(time.perf_counter() - t0, 1)
     record["encoder_config"] = model.config.__dict__
     record["eval_data_checksums"] = data_checksums(dataset_files(exp.eval_dataset, exp.eval_languages))
@@ -177,12 +190,57 @@ def run_one(exp: ExperimentConfig, label: str, seed: int | None, *, force: bool 
     return out
 
 
+def write_tatoeba(out: Path, model, batch_size: int = 64) -> float:
+    """Evaluate Tatoeba bitext retrieval and write ``tatoeba.json``; returns the seconds it took."""
+    from hybrid_ir.evaluation.tatoeba import evaluate_tatoeba_model
+
+    t = time.perf_counter()
+    write_json(out / "tatoeba.json", evaluate_tatoeba_model(model, batch_size=batch_size))
+    return round(time.perf_counter() - t, 1)
+
+
+def backfill(exp: ExperimentConfig, log=print) -> None:
+    """Add what a finished run lacks and can still get without retraining: ``exposure.json`` (replayed
+    from the sampler for training runs) and, when the experiment asks for it, ``tatoeba.json`` (the
+    untuned baseline, and trained runs whose exported model is still in ``runs_dir``)."""
+    from hybrid_ir.modeling.biencoder import BiEncoder
+    from hybrid_ir.training.trainer import load_data, replay_exposure
+
+    for label, seed in exp.runs():
+        out = exp.run_folder(label, seed)
+        if not (out / "metrics.json").is_file():
+            continue
+        if label != UNTUNED and not (out / "exposure.json").is_file():
+            run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+            tr = run.get("train_result") or {}
+            cfg = train_config(exp, label, seed or 0)
+            train_sets, _, _ = load_data(cfg)
+            steps = int(tr["steps"])
+            best = tr.get("best_step")
+            write_json(out / "exposure.json", replay_exposure(cfg, train_sets, steps, best if best is not None else steps))
+            log(f"[reproduce] {out}: exposure.json replayed from the sampler")
+        if exp.tatoeba and not (out / "tatoeba.json").is_file():
+            if label == UNTUNED:
+                base = train_config(exp, next(iter(exp.strategies)), 0)
+                model = BiEncoder.from_pretrained(
+                    base.model, **{k: getattr(base, k) for k in ENCODER_FIELDS if getattr(base, k) is not None}
+                )
+            else:
+                model_dir = Path(train_config(exp, label, seed or 0).output_dir) / "model"
+                if not (model_dir / "config.json").is_file():
+                    log(f"[reproduce] {out}: no tatoeba.json and no model in {model_dir} to evaluate")
+                    continue
+                model = BiEncoder.from_pretrained(model_dir)
+            seconds = write_tatoeba(out, model, exp.eval_batch_size)
+            log(f"[reproduce] {out}: tatoeba.json ({seconds:.0f} s)")
+
+
 ENCODER_FIELDS = ("pooling", "query_prefix", "passage_prefix", "max_query_length", "max_passage_length")
 
 
 def write_run(out: Path, res, record: dict[str, Any], train_log: Path | None = None) -> None:
     """Write one run's files; ``metrics.json`` is written last (its presence marks a finished run)."""
-    from hybrid_ir.bias import bias_summary
+    from hybrid_ir.evaluation.bias import bias_summary
 
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "run.json", record)
@@ -216,13 +274,13 @@ def ranks_frame(res) -> pd.DataFrame:
 
 
 def load_run_result(folder: str | Path, ds=None):
-    """Rebuild the :class:`~hybrid_ir.evaluation.LareqaResult` of a recorded run from ``ranks.csv.gz``.
+    """Rebuild the :class:`~hybrid_ir.evaluation.grid.LareqaResult` of a recorded run from ``ranks.csv.gz``.
 
-    ``ds`` (the evaluation :class:`~hybrid_ir.lareqa.LareqaDataset`) is loaded when not given; it
+    ``ds`` (the evaluation :class:`~hybrid_ir.data.lareqa.LareqaDataset`) is loaded when not given; it
     supplies the candidates' languages. Every metric of the run is recomputed from the ranks.
     """
-    from hybrid_ir.evaluation import LareqaResult
-    from hybrid_ir.lareqa import load_lareqa
+    from hybrid_ir.data.lareqa import load_lareqa
+    from hybrid_ir.evaluation.grid import LareqaResult
 
     folder = Path(folder)
     metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
@@ -259,7 +317,7 @@ def environment() -> dict[str, Any]:
     import torch
     import transformers
 
-    from hybrid_ir.model import _git_commit
+    from hybrid_ir.modeling.biencoder import _git_commit
 
     info: dict[str, Any] = {
         "hybrid_ir": __version__,
@@ -287,6 +345,7 @@ def run_experiment(
     """Run (or skip, when finished) every run of ``exp``; ``only`` selects runs by ``label`` or
     ``label/seedK``. Aggregates at the end."""
     done = []
+    backfill(exp, log=log)
     for label, seed in exp.runs():
         key = label if seed is None else f"{label}/seed{seed}"
         if only and key not in only and label not in only:
@@ -377,7 +436,7 @@ def per_query_values(folder: Path, ds=None) -> pd.DataFrame:
 
 def dataset_of(folder: str | Path):
     """The evaluation dataset (and languages) a run folder was evaluated on, loaded from the data."""
-    from hybrid_ir.lareqa import load_lareqa
+    from hybrid_ir.data.lareqa import load_lareqa
 
     meta = json.loads((Path(folder) / "metrics.json").read_text(encoding="utf-8"))
     return load_lareqa(meta["dataset"], list(meta["per_language"]))
@@ -406,7 +465,7 @@ def paired_tests(a: pd.DataFrame, b: pd.DataFrame, n_permutations: int = 10_000)
     ``a`` and ``b`` come from :func:`question_values` (same index). Columns of the result:
     ``metric, mean_a, mean_b, difference, ci_low, ci_high, p_value, questions``.
     """
-    from hybrid_ir.significance import paired_bootstrap_ci, paired_randomisation_test
+    from hybrid_ir.evaluation.significance import paired_bootstrap_ci, paired_randomisation_test
 
     rows = []
     for metric in ("mono_ap", "cross_ap", "multi_ap", "rank_distance"):
@@ -425,7 +484,7 @@ def significance(exp: ExperimentConfig, n_permutations: int = 10_000) -> pd.Data
 
     A strategy's per-question values are averaged over its finished seeds
     (:func:`question_values`); every pair of strategies is compared with :func:`paired_tests`, the
-    randomisation test of :mod:`hybrid_ir.significance` (10,000 sign flips) with a 95%
+    randomisation test of :mod:`hybrid_ir.evaluation.significance` (10,000 sign flips) with a 95%
     paired-bootstrap interval for the mean difference.
     """
     labels = ([UNTUNED] if exp.baseline else []) + list(exp.strategies)

@@ -27,7 +27,7 @@ Temperature: the paper does not report it. The default ``tau = 0.05`` is sentenc
 (scale 20) and suits a model that was not contrastively pre-trained (XLM-R); multilingual-e5 was trained
 with ``tau = 0.01``.
 
-Distributed training (see :mod:`hybrid_ir.distributed`): pass the embeddings gathered from all ranks
+Distributed training (see :mod:`hybrid_ir.training.distributed`): pass the embeddings gathered from all ranks
 (``N`` = global batch) and ``rows`` = this rank's slice; the loss is then the mean over those rows only,
 which, with gradients averaged over ranks, gives exactly the single-process gradient.
 """

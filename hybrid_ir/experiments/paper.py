@@ -4,7 +4,7 @@
 strategy (``x-x-mono``, ``x-y``, ``hybrid``): the LAReQA mAP and recall (R@1 mono / cross, R@10 multi)
 per query language and their ``Mean``, the rank distance, and MIRACL nDCG@10 / Recall@100 per
 language (with ``Mean`` and ``Median``). The helpers return DataFrames with the column names of
-:meth:`hybrid_ir.evaluation.LareqaResult.per_language_table`, so that::
+:meth:`hybrid_ir.evaluation.grid.LareqaResult.per_language_table`, so that::
 
     side_by_side(result.per_language_table(), paper_lareqa_table("labse", "hybrid", "xquad-r"))
 

@@ -61,6 +61,12 @@ PINNED_SOURCES: tuple[PinnedSource, ...] = (
         "mlqa-r/",
     ),
     PinnedSource(
+        "tatoeba/",
+        "facebookresearch/LASER",
+        "74bc6ae7ffb7cba670fe0f428d0ede9f666fb821",
+        "data/tatoeba/v1/",
+    ),
+    PinnedSource(
         "miracl/",
         "castorini/anserini-tools",
         "5b819c1a45c8a0a3ec9426f476694f44a29dfaf3",

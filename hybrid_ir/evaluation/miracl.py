@@ -4,7 +4,7 @@ Data:
 
 - **topics** ``miracl/topics/topics.miracl-v1.0-<lang>-dev.tsv``: ``qid<TAB>text``; **qrels**
   ``miracl/qrels/qrels.miracl-v1.0-<lang>-dev.tsv``: TREC ``qid Q0 docid rel``; both found by
-  :func:`hybrid_ir.sources.resolve_file` (query ids are strings);
+  :func:`hybrid_ir.data.sources.resolve_file` (query ids are strings);
 - **passages** (not in the shared data): any local JSON-lines file of ``{"docid", "title", "text"}``
   (:func:`read_corpus_jsonl`, what the offline fixture uses), or, online, the Hugging Face dataset
   ``miracl/miracl-corpus`` (:func:`load_corpus_hf`; files ``miracl-corpus-v1.0-<lang>/docs-*.jsonl.gz``
@@ -19,7 +19,7 @@ queries. With the full corpus every judged passage is present, so this matches t
 evaluation; with a sub-corpus the numbers are about that sub-corpus.
 
 Ranks: ``method="exact"`` scores every passage (float32 inner products) and ranks the judged-relevant
-ones by counting (:func:`hybrid_ir.retrieval.relevant_ranks_exact`, the package's tie rule);
+ones by counting (:func:`hybrid_ir.evaluation.retrieval.relevant_ranks_exact`, the package's tie rule);
 ``"flat"`` / ``"hnsw"`` / ``"ivf"`` take FAISS's top 100 (``max(k)``) and give relevant passages
 outside it rank ``inf`` (HNSW/IVF are approximate).
 """
@@ -36,20 +36,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from hybrid_ir.data.sources import resolve_file
 from hybrid_ir.env import hub_offline
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.metrics import _ndcg_kernel, _recall_kernel, mean_of
-from hybrid_ir.retrieval import (
+from hybrid_ir.evaluation.metrics import _ndcg_kernel, _recall_kernel, mean_of
+from hybrid_ir.evaluation.retrieval import (
     as_vectors,
     build_index,
     ranks_from_top_k,
     relevant_ranks_exact,
     search,
 )
-from hybrid_ir.sources import resolve_file
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hybrid_ir.retrieval import Encoder
+    from hybrid_ir.evaluation.retrieval import Encoder
 
 #: the 15 languages of the paper's MIRACL table, in its order
 PAPER_LANGUAGES: tuple[str, ...] = (

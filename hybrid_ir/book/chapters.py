@@ -112,7 +112,7 @@ def setup_notebook(profile: str = "default", seed: int = 0) -> Profile:
 
     import numpy as np
 
-    from hybrid_ir.plotting import use_style
+    from hybrid_ir.book.plotting import use_style
 
     warnings.filterwarnings("ignore", category=FutureWarning)
     random.seed(seed)
@@ -141,7 +141,7 @@ def repo_root() -> Path | None:
     for candidate in (here, *here.parents):
         if (candidate / "results").is_dir() and (candidate / "hybrid_ir").is_dir():
             return candidate
-    package_root = Path(__file__).resolve().parents[1]
+    package_root = Path(__file__).resolve().parents[2]
     return package_root if (package_root / "results").is_dir() else None
 
 
@@ -164,7 +164,7 @@ def recorded_experiment(config: str):
 
     Example: ``recorded_experiment("mlqa-to-xquad").folder`` is ``results/mlqa-r_to_xquad-r``.
     """
-    from hybrid_ir.reproduce import load_experiment
+    from hybrid_ir.experiments.reproduce import load_experiment
 
     root = results_dir()
     exp = load_experiment(root / "configs" / f"{config}.yaml")
@@ -247,9 +247,9 @@ def live_lareqa(
 
     import numpy as np
 
+    from hybrid_ir.data.lareqa import load_lareqa
     from hybrid_ir.env import cache_dir
-    from hybrid_ir.evaluation import evaluate_lareqa
-    from hybrid_ir.lareqa import load_lareqa
+    from hybrid_ir.evaluation.grid import evaluate_lareqa
 
     name = model_name or prof.encoder
     ds = load_lareqa(dataset, prof.eval_languages).sample_questions(prof.max_queries_per_language, seed)
@@ -261,8 +261,8 @@ def live_lareqa(
         data = np.load(path)
         qv, cv = data["queries"], data["candidates"]
     else:
-        from hybrid_ir.model import BiEncoder
-        from hybrid_ir.retrieval import encode_dataset
+        from hybrid_ir.evaluation.retrieval import encode_dataset
+        from hybrid_ir.modeling.biencoder import BiEncoder
 
         model = BiEncoder.from_pretrained(
             name, max_query_length=prof.max_query_length, max_passage_length=prof.max_passage_length

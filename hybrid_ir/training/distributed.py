@@ -2,7 +2,7 @@
 
 Launch: ``torchrun --nproc_per_node 2 -m hybrid_ir train --config paper`` (one process per GPU; on CPU
 the ``gloo`` backend is used). Every rank takes its contiguous slice of the same global batch from
-:class:`~hybrid_ir.sampling.HybridBatchSampler` (``num_replicas`` / ``rank``).
+:class:`~hybrid_ir.sampling.sampler.HybridBatchSampler` (``num_replicas`` / ``rank``).
 
 How the gradients stay those of one process on the global batch of ``N = W * b`` triplets:
 

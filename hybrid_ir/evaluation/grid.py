@@ -1,6 +1,6 @@
 """The LAReQA evaluation grid (mono, cross, multi) and the language-bias rank distance.
 
-Given one vector per question and per candidate of a :class:`~hybrid_ir.lareqa.LareqaDataset`,
+Given one vector per question and per candidate of a :class:`~hybrid_ir.data.lareqa.LareqaDataset`,
 :func:`evaluate_lareqa` computes, for every query:
 
 - the rank of each of its relevant candidates (its answer sentence in every language) **in the
@@ -9,7 +9,7 @@ Given one vector per question and per candidate of a :class:`~hybrid_ir.lareqa.L
   mono setting when that language is the query's, of the cross setting otherwise).
 
 Both come from the same score block (a query chunk against all candidates, float32 inner products),
-by counting instead of sorting (:func:`hybrid_ir.retrieval.relevant_ranks_exact`). From these ranks:
+by counting instead of sorting (:func:`hybrid_ir.evaluation.retrieval.relevant_ranks_exact`). From these ranks:
 
 - setting ``X-Y`` (query language X, candidate pool = candidates of language Y): per-query AP and R@1
   over the relevant candidates in Y; queries without a relevant candidate in Y are skipped (MLQA-R).
@@ -17,7 +17,7 @@ by counting instead of sorting (:func:`hybrid_ir.retrieval.relevant_ranks_exact`
   settings (110 / 42);
 - multi (query language X, pool = every candidate): per-query AP and R@10;
 - rank distance: max - min of the multilingual-pool ranks of the query's relevant candidates
-  (:mod:`hybrid_ir.bias`).
+  (:mod:`hybrid_ir.evaluation.bias`).
 
 Aggregation (the paper's layout): a setting's value is the mean over its queries; per query language
 X: ``mono`` = setting X-X, ``cross`` = mean of the settings X-Y over the other corpus languages Y,
@@ -27,7 +27,7 @@ same as the mean of the per-language cross values when every pair has queries; m
 distance: over the L query languages). A pair without any query (none on the shipped data) is NaN and
 left out of the means.
 
-Metrics and the tie rule: :mod:`hybrid_ir.metrics`.
+Metrics and the tie rule: :mod:`hybrid_ir.evaluation.metrics`.
 """
 
 from __future__ import annotations
@@ -40,14 +40,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from hybrid_ir.bias import rank_distance
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.metrics import _ap_kernel, _recall_kernel
-from hybrid_ir.retrieval import as_vectors, encode_dataset, relevant_ranks_exact
+from hybrid_ir.evaluation.metrics import _ap_kernel, _recall_kernel, rank_distance
+from hybrid_ir.evaluation.retrieval import as_vectors, encode_dataset, relevant_ranks_exact
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hybrid_ir.lareqa import CandidateText, LareqaDataset
-    from hybrid_ir.retrieval import Encoder
+    from hybrid_ir.data.lareqa import CandidateText, LareqaDataset
+    from hybrid_ir.evaluation.retrieval import Encoder
 
 #: columns of the per-language table, in the paper's order
 TABLE_COLUMNS: tuple[str, ...] = (
@@ -213,7 +212,7 @@ class LareqaResult:
         Columns: ``query_id, parallel_id, query_lang, setting`` (mono/cross/multi), ``candidates``
         (candidate language, ``"all"`` for multi), ``ap``, ``recall`` (R@1 for mono and cross, R@10 for
         multi), ``k`` (the recall cutoff). Pair rows by ``(query_id, setting, candidates)`` to compare
-        two runs (:mod:`hybrid_ir.significance`).
+        two runs (:mod:`hybrid_ir.evaluation.significance`).
         """
         langs = np.array(self.languages)
         qi, yi = np.nonzero(~np.isnan(self.pair_ap))
@@ -304,7 +303,7 @@ def evaluate_lareqa(
 
     ``query_vectors`` (Q, H): one row per ``ds.questions``; ``candidate_vectors`` (N, H): one row per
     ``ds.candidates``. ``top_k``: how many multilingual-pool results per query to keep for the bias
-    analysis (:func:`hybrid_ir.bias.language_share`).
+    analysis (:func:`hybrid_ir.evaluation.bias.language_share`).
     """
     if not ds.questions or not ds.candidates:
         raise HybridIRError(
@@ -347,6 +346,6 @@ def evaluate_lareqa_model(
     show_progress: bool = False,
     top_k: int = 10,
 ) -> LareqaResult:
-    """Encode the dataset with ``model`` (:func:`hybrid_ir.retrieval.encode_dataset`) and evaluate it."""
+    """Encode the dataset with ``model`` (:func:`hybrid_ir.evaluation.retrieval.encode_dataset`) and evaluate it."""
     qv, cv = encode_dataset(model, ds, candidate_text, batch_size=batch_size, show_progress=show_progress)
     return evaluate_lareqa(ds, qv, cv, top_k=top_k)

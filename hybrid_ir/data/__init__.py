@@ -1,0 +1,50 @@
+"""The data layer (lowest): everything read from disk before a model exists.
+
+- :mod:`~hybrid_ir.data.sources`: pinned public sources of the benchmark files, SHA-256 checks, downloads;
+- :mod:`~hybrid_ir.data.lareqa`: XQuAD-R / MLQA-R as typed records (questions, sentence candidates);
+- :mod:`~hybrid_ir.data.examples`: training triplets per parallel question, article-level splits;
+- :mod:`~hybrid_ir.data.languages`: language codes and names.
+
+Imports only the top-level utilities (:mod:`hybrid_ir.errors`, :mod:`hybrid_ir.atomic`, :mod:`hybrid_ir.env`).
+"""
+
+from __future__ import annotations
+
+from hybrid_ir.data.examples import (
+    TrainingExample,
+    TrainingSet,
+    Triplet,
+    build_examples,
+    load_training_set,
+    shared_articles,
+    split_by_article,
+)
+from hybrid_ir.data.languages import Language, language_name
+from hybrid_ir.data.lareqa import (
+    Candidate,
+    LareqaDataset,
+    Question,
+    dataset_languages,
+    load_lareqa,
+)
+from hybrid_ir.data.sources import data_checksums, resolve_file, sha256_file
+
+__all__ = [
+    "Candidate",
+    "Language",
+    "LareqaDataset",
+    "Question",
+    "TrainingExample",
+    "TrainingSet",
+    "Triplet",
+    "build_examples",
+    "data_checksums",
+    "dataset_languages",
+    "language_name",
+    "load_lareqa",
+    "load_training_set",
+    "resolve_file",
+    "sha256_file",
+    "shared_articles",
+    "split_by_article",
+]
