@@ -415,7 +415,88 @@ def aggregate(exp: ExperimentConfig, n_permutations: int = 10_000) -> dict[str, 
     summary = {"experiment": exp.name, "eval_dataset": exp.eval_dataset, "strategies": stats,
                "runs": len(runs)}
     write_json(folder / "summary.json", summary)
+    write_claims(exp, n_resamples=n_permutations)
     return summary
+
+
+def seed_question_values(exp: ExperimentConfig, ds=None) -> dict[str, dict[str, pd.DataFrame]]:
+    """Per strategy and metric, a (seeds x parallel questions) table: each run's per-query values
+    averaged over the queries of a parallel question (the input of the seed-aware claims tests)."""
+    out: dict[str, dict[str, pd.DataFrame]] = {}
+    labels = ([UNTUNED] if exp.baseline else []) + list(exp.strategies)
+    for label in labels:
+        folders = seed_folders(exp, label)
+        if not folders:
+            continue
+        ds = ds if ds is not None else dataset_of(folders[0])
+        per_seed = {}
+        for folder in folders:
+            values = per_query_values(folder, ds)
+            per_seed[folder.name] = values.drop(columns="parallel_id").groupby(values["parallel_id"]).mean()
+        out[label] = {
+            metric: pd.DataFrame({seed: frame[metric] for seed, frame in per_seed.items()}).T
+            for metric in ("mono_ap", "cross_ap", "multi_ap", "rank_distance")
+        }
+    return out
+
+
+def tatoeba_seed_values(exp: ExperimentConfig) -> dict[str, dict[str, pd.DataFrame]]:
+    """Per strategy, a (seeds x sentence pairs) table of Tatoeba hits for ``to_en``, ``from_en`` and
+    ``mean`` (both directions), weighted so that the plain mean over pairs is the macro mean over
+    languages (Thai has 548 pairs, the others 1,000)."""
+    out: dict[str, dict[str, pd.DataFrame]] = {}
+    labels = ([UNTUNED] if exp.baseline else []) + list(exp.strategies)
+    for label in labels:
+        rows: dict[str, dict[str, pd.Series]] = {"to_en": {}, "from_en": {}}
+        for folder in seed_folders(exp, label):
+            path = folder / "tatoeba.json"
+            if not path.is_file():
+                continue
+            hits = json.loads(path.read_text(encoding="utf-8"))["hits"]
+            total = sum(len(h["to_en"]) for h in hits.values())
+            for direction in rows:
+                parts = []
+                for lang, h in sorted(hits.items()):
+                    weight = total / (len(hits) * len(h[direction]))
+                    parts.append(pd.Series(np.asarray(h[direction], float) * weight,
+                                           index=[f"{lang}:{i}" for i in range(len(h[direction]))]))
+                rows[direction][folder.name] = pd.concat(parts)
+        if rows["to_en"]:
+            to_en, from_en = pd.DataFrame(rows["to_en"]).T, pd.DataFrame(rows["from_en"]).T
+            out[label] = {"to_en": to_en, "from_en": from_en, "mean": (to_en + from_en) / 2}
+    return out
+
+
+def tatoeba_comparisons(labels: list[str]) -> list:
+    """Every pair of strategies on Tatoeba, and each against the untuned baseline (a = the trained
+    one): two-sided, since the paper claims nothing there."""
+    from hybrid_ir.experiments.claims import Claim
+
+    out = []
+    for a, b in combinations(labels, 2):
+        if a == UNTUNED:
+            a, b = b, a
+        for metric in ("mean", "to_en", "from_en"):
+            out.append(Claim(f"{a} - {b}: Tatoeba acc@1 ({metric})", a, b, metric, "differs",
+                             "no claim in arXiv 2408.10536 (XTREME-R's Tatoeba task; this book's question)"))
+    return out
+
+
+def write_claims(exp: ExperimentConfig, n_resamples: int = 10_000) -> None:
+    """``claims.csv`` (the paper's claims, seed-aware; :func:`hybrid_ir.experiments.claims.claims_table`)
+    and, where runs recorded Tatoeba, ``tatoeba_claims.csv`` (differences between strategies)."""
+    from hybrid_ir.experiments.claims import claims_table
+
+    values = seed_question_values(exp)
+    if values:
+        table = claims_table(values, n_resamples=n_resamples)
+        with atomic_path(exp.folder / "claims.csv") as tmp:
+            table.to_csv(tmp, index=False, float_format="%.6g")
+    tatoeba = tatoeba_seed_values(exp)
+    if len(tatoeba) >= 2:
+        table = claims_table(tatoeba, tatoeba_comparisons(list(tatoeba)), n_resamples=n_resamples)
+        with atomic_path(exp.folder / "tatoeba_claims.csv") as tmp:
+            table.to_csv(tmp, index=False, float_format="%.6g")
 
 
 def per_query_values(folder: Path, ds=None) -> pd.DataFrame:
