@@ -133,6 +133,33 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path: Path, data_dir:
         return [(r["event"], r["step"], r.get("loss"), r.get("val_loss")) for r in recs if r["event"] != "end"]
 
     assert events(third) == events(full)  # the log was cut back to the checkpoint and rewritten
+    # exposure.json replays the batches from fresh samplers: the same for the interrupted run
+    exposure = [json.loads((r.output_dir / "exposure.json").read_text()) for r in (full, third)]
+    assert exposure[0] == exposure[1] and exposure[0]["trained"]["batches"] == 14
+
+
+@pytest.mark.slow
+def test_exposure_is_what_the_trainer_consumed(tmp_path: Path, data_dir: Path, monkeypatch) -> None:
+    """The replayed exposure equals the batches the optimisation steps really saw (across epochs)."""
+    import hybrid_ir.training.trainer as trainer_mod
+    from hybrid_ir.sampling.stats import exposure
+
+    seen = []
+    original = trainer_mod.optimisation_step
+
+    def spy(run, batch):
+        seen.append(batch)
+        return original(run, batch)
+
+    monkeypatch.setattr(trainer_mod, "optimisation_step", spy)
+    result = train(smoke(tmp_path, "max_steps=9", "eval_every=3", "strategy=hybrid"), export=False)
+    recorded = json.loads((result.output_dir / "exposure.json").read_text())
+    assert len(seen) == 9 and recorded["steps"] == 9
+    total = recorded["trained"]["questions_total"]
+    assert recorded["trained"] == exposure(seen, total)
+    assert recorded["exported_step"] == result.best_step
+    assert recorded["exported"] == exposure(seen[: result.best_step], total)
+    assert sum(recorded["trained"]["batches_by_type"].values()) == 9
 
 
 @pytest.mark.slow

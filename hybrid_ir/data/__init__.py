@@ -3,6 +3,7 @@
 - :mod:`~hybrid_ir.data.sources`: pinned public sources of the benchmark files, SHA-256 checks, downloads;
 - :mod:`~hybrid_ir.data.lareqa`: XQuAD-R / MLQA-R as typed records (questions, sentence candidates);
 - :mod:`~hybrid_ir.data.examples`: training triplets per parallel question, article-level splits;
+- :mod:`~hybrid_ir.data.tatoeba`: Tatoeba bitext test pairs (XTREME-R's sentence-retrieval task);
 - :mod:`~hybrid_ir.data.languages`: language codes and names.
 
 Imports only the top-level utilities (:mod:`hybrid_ir.errors`, :mod:`hybrid_ir.atomic`, :mod:`hybrid_ir.env`).
@@ -28,12 +29,15 @@ from hybrid_ir.data.lareqa import (
     load_lareqa,
 )
 from hybrid_ir.data.sources import data_checksums, resolve_file, sha256_file
+from hybrid_ir.data.tatoeba import TATOEBA_LANGUAGES, TatoebaPairs, load_tatoeba
 
 __all__ = [
+    "TATOEBA_LANGUAGES",
     "Candidate",
     "Language",
     "LareqaDataset",
     "Question",
+    "TatoebaPairs",
     "TrainingExample",
     "TrainingSet",
     "Triplet",
@@ -42,6 +46,7 @@ __all__ = [
     "dataset_languages",
     "language_name",
     "load_lareqa",
+    "load_tatoeba",
     "load_training_set",
     "resolve_file",
     "sha256_file",
