@@ -39,6 +39,7 @@ def experiment(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "strategies": {"x-x-mono": {"strategy": "mono"}, "hybrid": {"strategy": "hybrid", "alpha": 0.5}},
         "seeds": [0, 1],
         "tatoeba": True,
+        "tatoeba_languages": ["de", "th"],
         "results_dir": str(root / "results"),
         "runs_dir": str(root / "runs"),
     }
@@ -59,7 +60,7 @@ def test_runs_write_small_files_and_reload_exactly(experiment: Path, data_dir: P
     assert exposure["steps"] == 2 and exposure["trained"]["batches"] == 2
     assert exposure["trained"]["triplets"] == 2 * 8
     tatoeba = json.loads((folder / "tatoeba.json").read_text())
-    assert set(tatoeba["per_language"]) == {"ar", "de", "el", "es", "hi", "ru", "th", "tr", "vi", "zh"}
+    assert set(tatoeba["per_language"]) == {"de", "th"}
     assert len(tatoeba["hits"]["th"]["to_en"]) == tatoeba["per_language"]["th"]["pairs"] == 548
     assert (exp.run_folder(UNTUNED, None) / "tatoeba.json").is_file()
     assert all(p.stat().st_size < 2_000_000 for p in folder.iterdir())
@@ -146,3 +147,38 @@ def test_bad_experiment(tmp_path: Path) -> None:
         load_experiment(path)
     with pytest.raises(HybridIRError, match="not found"):
         load_experiment(tmp_path / "missing.yaml")
+
+
+def test_claims_exposure_and_tatoeba_tables(experiment: Path, data_dir: Path) -> None:
+    """aggregate() writes claims.csv (seed-aware, Holm) and tatoeba_claims.csv; the book's readers
+    turn the run files into tables."""
+    from hybrid_ir.experiments.claims import CLAIMS_COLUMNS
+    from hybrid_ir.experiments.findings import (
+        cross_experiment_test,
+        exposure_table,
+        finished,
+        read_claims,
+        tatoeba_table,
+    )
+
+    exp = load_experiment(experiment)
+    run_experiment(exp, log=lambda *_: None)
+    claims = read_claims(exp)
+    assert list(claims.columns) == list(CLAIMS_COLUMNS)
+    ran = claims[claims.verdict != "not run"]  # x-x-mono and hybrid only: the hybrid - X-X-mono claims
+    assert set(ran.b) == {"x-x-mono"} and len(ran) == 4
+    assert (ran.p_holm >= ran.p_value - 1e-12).all() and (ran.seeds_a == 2).all()
+    assert (claims[claims.b == "x-y"].verdict == "not run").all()
+    tatoeba_claims = read_claims(exp, "tatoeba_claims.csv")
+    assert {"hybrid", "x-x-mono"} <= set(tatoeba_claims.a) and UNTUNED in set(tatoeba_claims.b)
+
+    exposure = exposure_table([exp])
+    assert len(exposure) == 4 and (exposure.steps == 2).all()
+    assert (exposure.loc[exposure.strategy == "x-x-mono", "cross batches"] == 0).all()
+    assert set(tatoeba_table(exp).strategy) == {UNTUNED, "x-x-mono", "hybrid"}
+    assert finished(exp) == (5, 5)
+    same = cross_experiment_test((exp, "hybrid"), (exp, "hybrid"), "mono_ap")
+    assert same.difference == 0 and same.p_value == 1.0
+    t = cross_experiment_test((exp, "hybrid"), (exp, "x-x-mono"), "tatoeba:mean")
+    assert t is not None and t.seeds_a == 2 and t.questions == 1548
+    assert cross_experiment_test((exp, "x-y"), (exp, "hybrid"), "mono_ap") is None

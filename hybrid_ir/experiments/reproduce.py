@@ -74,6 +74,7 @@ class ExperimentConfig:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     baseline: bool = True
     tatoeba: bool = False  # also evaluate Tatoeba bitext retrieval (tatoeba.json per run)
+    tatoeba_languages: list[str] | None = None  # default: the XQuAD-R languages other than English
     results_dir: str = "results"
     runs_dir: str = "runs"
     source: str = ""  # the YAML file it was read from
@@ -176,7 +177,7 @@ def run_one(exp: ExperimentConfig, label: str, seed: int | None, *, force: bool 
     record["eval_seconds"] = round(time.perf_counter() - t1, 1)
     if exp.tatoeba:
         out.mkdir(parents=True, exist_ok=True)
-        record["tatoeba_seconds"] = write_tatoeba(out, model, exp.eval_batch_size)
+        record["tatoeba_seconds"] = write_tatoeba(out, model, exp.eval_batch_size, exp.tatoeba_languages)
     if label != UNTUNED:
         exposure_file = Path(result.output_dir) / "exposure.json"
         if exposure_file.is_file():
@@ -190,12 +191,14 @@ def run_one(exp: ExperimentConfig, label: str, seed: int | None, *, force: bool 
     return out
 
 
-def write_tatoeba(out: Path, model, batch_size: int = 64) -> float:
+def write_tatoeba(out: Path, model, batch_size: int = 64, languages: list[str] | None = None) -> float:
     """Evaluate Tatoeba bitext retrieval and write ``tatoeba.json``; returns the seconds it took."""
+    from hybrid_ir.data.tatoeba import TATOEBA_LANGUAGES
     from hybrid_ir.evaluation.tatoeba import evaluate_tatoeba_model
 
     t = time.perf_counter()
-    write_json(out / "tatoeba.json", evaluate_tatoeba_model(model, batch_size=batch_size))
+    langs = languages or list(TATOEBA_LANGUAGES)
+    write_json(out / "tatoeba.json", evaluate_tatoeba_model(model, langs, batch_size=batch_size))
     return round(time.perf_counter() - t, 1)
 
 
@@ -231,7 +234,7 @@ def backfill(exp: ExperimentConfig, log=print) -> None:
                     log(f"[reproduce] {out}: no tatoeba.json and no model in {model_dir} to evaluate")
                     continue
                 model = BiEncoder.from_pretrained(model_dir)
-            seconds = write_tatoeba(out, model, exp.eval_batch_size)
+            seconds = write_tatoeba(out, model, exp.eval_batch_size, exp.tatoeba_languages)
             log(f"[reproduce] {out}: tatoeba.json ({seconds:.0f} s)")
 
 
