@@ -22,7 +22,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "hybrid_ir"
 
 #: Layer of each top-level name inside ``hybrid_ir`` (a subpackage or a top-level module).
 LAYERS: dict[str, int] = {
-    "": 0, "errors": 0, "atomic": 0, "env": 0,
+    "": 0, "errors": 0, "atomic": 0, "env": 0, "locks": 0,
     "data": 1,
     "modeling": 2,
     "sampling": 3,

@@ -25,7 +25,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"{'done   ' if done else 'pending'}  {key}")
         return 0
     if args.aggregate_only:
-        aggregate(exp)
+        from hybrid_ir.locks import FolderLock
+
+        with FolderLock(exp.folder, "results folder"):
+            aggregate(exp)
         print(f"aggregated into {exp.folder}")
         return 0
     run_experiment(exp, only=args.only, force=args.force)

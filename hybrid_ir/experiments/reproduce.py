@@ -49,6 +49,7 @@ import yaml
 from hybrid_ir import __version__
 from hybrid_ir.atomic import atomic_path, write_json
 from hybrid_ir.errors import HybridIRError
+from hybrid_ir.locks import FolderLock
 
 UNTUNED = "untuned"
 
@@ -346,7 +347,13 @@ def run_experiment(
     log=print,
 ) -> list[Path]:
     """Run (or skip, when finished) every run of ``exp``; ``only`` selects runs by ``label`` or
-    ``label/seedK``. Aggregates at the end."""
+    ``label/seedK``. Aggregates at the end. The results folder is locked for the duration: a second
+    process on the same experiment stops at once with a one-line error."""
+    with FolderLock(exp.folder, "results folder"):
+        return _run_experiment(exp, only=only, force=force, log=log)
+
+
+def _run_experiment(exp: ExperimentConfig, *, only: list[str] | None, force: bool, log) -> list[Path]:
     done = []
     backfill(exp, log=log)
     for label, seed in exp.runs():

@@ -11,8 +11,15 @@ Layout of ``<run>/checkpoints/``::
 
 Writing is crash-safe: a checkpoint is written into a temporary folder, every file and the folder are
 fsync'ed, the folder is renamed to ``step-N``, and only then are the small pointer files replaced
-(``os.replace``, atomic). An interruption at any moment leaves ``latest.json`` pointing at a complete
-checkpoint. Folders that no pointer names are deleted afterwards.
+(``os.replace``, atomic), ``best`` before ``latest``. Folders that no pointer names are deleted
+afterwards. Every state a crash can leave is therefore the old or the new consistent state:
+
+- ``latest.json`` always names a complete checkpoint, and the checkpoint it names records (in its
+  training state) the best step so far, whose folder still exists: ``best.json`` named it when
+  ``latest.json`` moved, and pruning only deletes folders no pointer names;
+- a crash between the two pointer writes leaves ``best.json`` ahead of ``latest.json``; resuming
+  points ``best.json`` back at the best step recorded by the latest checkpoint (:func:`point_best`);
+- a missing or corrupt pointer is rebuilt from the verified step folders (:func:`repair_pointers`).
 
 Reading refuses, with a :class:`HybridIRError` that says why, a checkpoint whose files are missing or
 whose SHA-256 differs from ``checkpoint.json`` (truncated / corrupt), one written for a different
@@ -204,9 +211,10 @@ def save_checkpoint(
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
-    for pointer in pointers:
-        if pointer not in POINTERS:
-            raise HybridIRError(f"unknown checkpoint pointer {pointer!r}; use one of {POINTERS}")
+    unknown = [p for p in pointers if p not in POINTERS]
+    if unknown:
+        raise HybridIRError(f"unknown checkpoint pointer {unknown[0]!r}; use one of {POINTERS}")
+    for pointer in sorted(pointers, key=("best", "latest").index):  # best first: see the module doc
         write_json(root / f"{pointer}.json", {"dir": name, "step": step})
     _fsync_dir(root)
     prune_checkpoints(root)
@@ -230,11 +238,76 @@ def pointer_target(ckpt_root: str | Path, pointer: str) -> Path | None:
         return None
     try:
         name = json.loads(path.read_text(encoding="utf-8"))["dir"]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise HybridIRError(f"{path} is corrupt ({exc}); delete it to start over") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise HybridIRError(
+            f"{path} is corrupt ({exc}); resuming rebuilds it from the verified step folders"
+        ) from exc
     if not isinstance(name, str) or not _STEP_DIR.match(name):
         raise HybridIRError(f"{path} names an invalid checkpoint folder {name!r}")
     return Path(ckpt_root) / name
+
+
+def step_folder(ckpt_root: str | Path, step: int) -> Path:
+    return Path(ckpt_root) / f"step-{step:06d}"
+
+
+def verified_steps(ckpt_root: str | Path) -> list[int]:
+    """Steps of the complete checkpoints under ``ckpt_root`` whose files match their SHA-256, ascending."""
+    root = Path(ckpt_root)
+    steps = []
+    for child in sorted(root.iterdir()) if root.is_dir() else []:
+        if child.is_dir() and _STEP_DIR.match(child.name):
+            try:
+                meta = read_meta(child)
+            except HybridIRError:
+                continue
+            if meta.get("step") == int(child.name[5:]):
+                steps.append(int(meta["step"]))
+    return sorted(steps)
+
+
+def repair_pointers(ckpt_root: str | Path) -> list[str]:
+    """Rebuild a missing, corrupt or dangling ``latest.json`` from the newest verified step folder.
+
+    Returns what it did, one sentence per repair (empty when nothing needed repairing). ``best.json``
+    is set by :func:`point_best` from the training state of the latest checkpoint.
+    """
+    root = Path(ckpt_root)
+    if not root.is_dir():
+        return []
+    try:
+        target = pointer_target(root, "latest")
+        if target is not None and target.is_dir():
+            read_meta(target, verify=False)  # loading verifies the checksums
+            return []
+    except HybridIRError:
+        pass
+    steps = verified_steps(root)
+    if not steps:
+        if (root / "latest.json").exists():
+            (root / "latest.json").unlink()
+            return [f"{root / 'latest.json'} named no complete checkpoint and none is left: starting afresh"]
+        return []
+    write_json(root / "latest.json", {"dir": step_folder(root, steps[-1]).name, "step": steps[-1]})
+    return [f"{root / 'latest.json'} was missing or corrupt: rebuilt from the verified folder step-{steps[-1]:06d}"]
+
+
+def point_best(ckpt_root: str | Path, best_step: int | None) -> None:
+    """Make ``best.json`` name ``best_step`` (the best step the latest checkpoint recorded).
+
+    After a crash between the two pointer writes ``best.json`` can name a newer folder than the
+    state being resumed; this puts it back. Raises when the folder of ``best_step`` is not a complete,
+    verified checkpoint (the best weights would be lost)."""
+    root = Path(ckpt_root)
+    if best_step is None:
+        if (root / "best.json").exists():
+            (root / "best.json").unlink()
+        return
+    folder = step_folder(root, best_step)
+    meta = read_meta(folder)
+    if meta.get("step") != best_step:
+        raise HybridIRError(f"{folder} holds step {meta.get('step')}, not the best step {best_step}")
+    write_json(root / "best.json", {"dir": folder.name, "step": best_step})
 
 
 def read_meta(ckpt_dir: str | Path, *, verify: bool = True) -> dict[str, Any]:

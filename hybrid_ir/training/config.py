@@ -24,6 +24,8 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -155,6 +157,14 @@ class TrainConfig:
             value = getattr(self, f.name)
             if choices and value not in choices:
                 raise HybridIRError(f"{f.name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise HybridIRError(f"{f.name} must be a finite number, got {value}")
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", str(self.device)):
+            raise HybridIRError(f"device must be auto, cpu, cuda, cuda:N or mps; got {self.device!r}")
+        if self.lr >= 1:
+            raise HybridIRError(f"lr must be below 1 (AdamW fine-tuning uses about 1e-5 to 1e-3), got {self.lr}")
+        if self.temperature > 10:
+            raise HybridIRError(f"temperature must be at most 10 (similarities are cosines in [-1, 1]), got {self.temperature}")
         positive = ("max_query_length", "max_passage_length", "batch_size", "val_batches", "log_every")
         for name in positive:
             if getattr(self, name) < 1:

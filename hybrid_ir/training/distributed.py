@@ -28,6 +28,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -189,6 +190,15 @@ def broadcast_float(value: float | None, src: int = 0, device: torch.device | No
     dist.broadcast(t, src=src)
     out = float(t.item())
     return None if out != out else out
+
+
+def broadcast_object(value: Any, src: int = 0) -> Any:
+    """Rank ``src``'s picklable value on every rank (the value itself without a process group)."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=src)
+    return box[0]
 
 
 def _comm_device() -> torch.device:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -52,6 +53,7 @@ import torch
 from hybrid_ir.atomic import write_json, write_text
 from hybrid_ir.data.examples import TrainingSet, Triplet
 from hybrid_ir.errors import HybridIRError
+from hybrid_ir.locks import FolderLock
 from hybrid_ir.modeling.biencoder import BiEncoder
 from hybrid_ir.sampling.batch import Batch
 from hybrid_ir.sampling.sampler import HybridBatchSampler, batch_triplets
@@ -61,6 +63,7 @@ from hybrid_ir.training import distributed as dist_utils
 from hybrid_ir.training.config import TrainConfig, save_config
 from hybrid_ir.training.gradcache import cached_backward
 from hybrid_ir.training.loss import info_nce
+from hybrid_ir.training.run_folder import prepare_run_folder
 
 STATE_KEYS = ("optimizer", "scheduler", "sampler", "rng", "trainer")
 
@@ -89,6 +92,12 @@ class TrainResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainResult:
+        """Inverse of :meth:`to_dict` (what ``result.json`` holds)."""
+        paths = ("output_dir", "model_dir", "best_checkpoint", "latest_checkpoint", "metrics_path")
+        return cls(**{k: Path(v) if k in paths and v is not None else v for k, v in data.items()})
 
 
 # ----------------------------------------------------------------------------------- building
@@ -411,15 +420,24 @@ def train(
             would (for tests and demonstrations of resuming).
         export: write the final model to ``<output_dir>/model``.
     """
-    run = set_up(config, resume=resume, overwrite=overwrite, model=model, train_sets=train_sets, val_sets=val_sets)
-    try:
-        stopped = train_loop(run, stop_after)
-    finally:
-        if run.bar is not None:
-            run.bar.close()
-    if stopped == "interrupted":
-        return _result(run, None, stopped)
-    return finish(run, stopped, export=export)
+    cfg = config.validate()
+    out = Path(cfg.output_dir).expanduser().resolve()
+    is_main = dist_utils.init_distributed(cfg.device).is_main
+    with FolderLock(out, "run folder") if is_main else contextlib.nullcontext():
+        state = prepare_run_folder(out, cfg.hash(), resume=resume, overwrite=overwrite) if is_main else None
+        state = dist_utils.broadcast_object(state)
+        if state == "finished":
+            print(f"{out}: this run has already finished (result.json); nothing to do", file=sys.stderr)
+            return TrainResult.from_dict(json.loads((out / "result.json").read_text(encoding="utf-8")))
+        run = set_up(cfg, resume=state == "resume", model=model, train_sets=train_sets, val_sets=val_sets)
+        try:
+            stopped = train_loop(run, stop_after)
+        finally:
+            if run.bar is not None:
+                run.bar.close()
+        if stopped == "interrupted":
+            return _result(run, None, stopped)
+        return finish(run, stopped, export=export)
 
 
 def train_loop(run: Run, stop_after: int | None = None) -> str:
@@ -463,12 +481,14 @@ def set_up(
     config: TrainConfig,
     *,
     resume: bool = False,
-    overwrite: bool = False,
     model: BiEncoder | None = None,
     train_sets: Sequence[TrainingSet] | None = None,
     val_sets: Sequence[TrainingSet] | None = None,
 ) -> Run:
-    """Data, sampler, model, validation batches, optimiser and schedule; then resume or start afresh."""
+    """Data, sampler, model, validation batches, optimiser and schedule; then resume or start afresh.
+
+    The output folder has been prepared (:func:`~hybrid_ir.training.run_folder.prepare_run_folder`):
+    ``resume`` means it holds a checkpoint of this configuration."""
     cfg = config.validate()
     t_start = time.perf_counter()
     seed_everything(cfg.seed)
@@ -476,12 +496,7 @@ def set_up(
     device = dist_utils.resolve_device(info, cfg.device)
     out = Path(cfg.output_dir).expanduser().resolve()
     ckpt_root = out / "checkpoints"
-    latest = ckpt.pointer_target(ckpt_root, "latest") if ckpt_root.is_dir() else None
-    if latest is not None and not resume and not overwrite:
-        raise HybridIRError(
-            f"{out} already holds a run (checkpoint {latest.name}); pass resume=True (--resume) to continue "
-            "it, overwrite=True (--overwrite) to start again, or choose another output_dir"
-        )
+    latest = ckpt.pointer_target(ckpt_root, "latest") if resume and ckpt_root.is_dir() else None
 
     data_files: list[str] = []
     if train_sets is None:
@@ -514,13 +529,9 @@ def set_up(
         scaler=make_grad_scaler() if precision == "fp16" else None,
         autocast=autocast, loss_fn=make_loss_fn(cfg, info), total_steps=total_steps, progress=Progress(),
     )
-    if resume and latest is not None:
+    if latest is not None:
         restore(run, latest)
     elif info.is_main:
-        if overwrite and ckpt_root.exists():
-            import shutil
-
-            shutil.rmtree(ckpt_root)
         out.mkdir(parents=True, exist_ok=True)
         write_text(run.metrics_path, "")
     if info.is_main:
@@ -570,6 +581,8 @@ def restore(run: Run, latest: Path) -> None:
     p.step, p.epoch = int(state["step"]), int(state["epoch"])
     p.best_val, p.best_step, p.bad_evals = tr.get("best_val_loss"), tr.get("best_step"), int(tr.get("bad_evals", 0))
     p.resumed_from = p.step
+    if run.info.is_main:
+        ckpt.point_best(run.ckpt_root, p.best_step)  # undo a crash between the two pointer writes
     if run.sampler.position >= len(run.sampler):  # the checkpoint closed an epoch
         p.epoch += 1
         run.sampler.set_epoch(p.epoch)
@@ -670,7 +683,16 @@ def validate(run: Run) -> bool:
 
 
 def save(run: Run, pointers: tuple[str, ...]) -> None:
-    """Checkpoint the current step (main process) and move the named pointers to it."""
+    """Checkpoint the current step (main process) and move the named pointers to it.
+
+    Weights with a NaN or infinite value are never saved: training stops with
+    :class:`TrainingDiverged` and the last good checkpoint stays the last one."""
+    bad = [name for name, t in run.model.named_parameters() if not torch.isfinite(t).all()]
+    if bad:
+        raise TrainingDiverged(
+            f"{len(bad)} weight tensors hold NaN or infinite values at step {run.progress.step} (e.g. {bad[0]}); "
+            f"nothing was saved and the last good checkpoint in {run.ckpt_root} is kept. Lower lr."
+        )
     if run.info.is_main:
         state = {
             "optimizer": run.optimizer.state_dict(),
@@ -713,9 +735,8 @@ def finish(run: Run, stopped: str, *, export: bool = True) -> TrainResult:
 def exported_step(run: Run) -> int:
     """The step whose weights the run exports: the best validated step when a ``best`` checkpoint
     exists, else the last step."""
-    best = ckpt.pointer_target(run.ckpt_root, "best") if run.ckpt_root.is_dir() else None
     p = run.progress
-    return p.best_step if best is not None and p.best_step is not None else p.step
+    return p.best_step if p.best_step is not None else p.step
 
 
 def replay_exposure(
@@ -775,7 +796,10 @@ def _export(run: Run, stopped: str) -> Path | None:
     cfg, p, model = run.cfg, run.progress, run.model
     step = exported_step(run)
     if step != p.step:
-        best = ckpt.pointer_target(run.ckpt_root, "best")
+        best = ckpt.step_folder(run.ckpt_root, step)
+        meta = ckpt.read_meta(best)  # the weights exist and match their checksums ...
+        if meta.get("step") != step:  # ... and are those of the step the export reports
+            raise HybridIRError(f"{best} holds step {meta.get('step')}, not the best step {step}: export refused")
         ckpt.load_weights(model, best / ckpt.MODEL_FILE)
     extra = {
         "training_config": cfg.to_dict(),

@@ -1,0 +1,300 @@
+"""The fault campaign, kept as tests: crashes at every write of a checkpoint save, kills, two writers,
+finished and foreign run folders, non-finite weights, leaks, corrupt pointers.
+
+Each test names the finding of the campaign it guards against (issue "Nothing lost, nothing
+silently wrong"). Training runs use the tiny ``smoke`` profile (6 batches per epoch).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from hybrid_ir.errors import HybridIRError
+from hybrid_ir.locks import FolderLock
+from hybrid_ir.training import checkpoint as ckpt
+from hybrid_ir.training import trainer as trainer_mod
+from hybrid_ir.training.config import load_config
+from hybrid_ir.training.trainer import TrainingDiverged, train
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+ARGS = ("max_steps=12", "eval_every=3", "log_every=1")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One intra-op thread for every run of the module: bit-identical comparisons need the same
+    thread count (and 2 shared cores run one thread faster anyway)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def smoke(folder: Path, *overrides: str):
+    return load_config("smoke", [f"output_dir={folder}", "progress=false", *ARGS, *overrides])
+
+
+def exported(result) -> tuple[dict[str, torch.Tensor], dict]:
+    from safetensors.torch import load_file
+
+    model_dir = Path(result.model_dir)
+    meta = json.loads((model_dir / "hybrid_ir_encoder.json").read_text())["extra"]
+    return load_file(str(model_dir / "model.safetensors")), meta
+
+
+def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+class Crash(Exception):
+    """Stands in for a kill or a full disk at one write."""
+
+
+@pytest.fixture(scope="module")
+def reference(one_thread, tmp_path_factory: pytest.TempPathFactory, data_dir: Path):
+    """The uninterrupted run every interrupted one must end up equal to."""
+    result = train(smoke(tmp_path_factory.mktemp("ref") / "run"))
+    return result, *exported(result)
+
+
+# ------------------------------------------------------------------ finding 1: silent wrong export
+WRITES = ("save_weights", "torch.save", "os.replace", "best.json", "latest.json", "prune_checkpoints")
+
+
+@pytest.mark.parametrize("crash_at", range(len(WRITES)))
+def test_failure_between_any_two_writes_of_a_save(tmp_path: Path, reference, monkeypatch, crash_at: int) -> None:
+    """A failure before write k of the checkpoint save at step 6 (a validation that improves), then a
+    resume: the export has exactly the uninterrupted run's weights and reports their step."""
+    ref_result, ref_weights, ref_meta = reference
+    state = {"armed": False, "calls": 0}
+
+    def counting(name: str, fn):
+        def wrapper(*args, **kwargs):
+            if state["armed"]:
+                if state["calls"] == crash_at:
+                    state["armed"] = False
+                    raise Crash(f"before {name}")
+                state["calls"] += 1
+            return fn(*args, **kwargs)
+        return wrapper
+
+    real_save = ckpt.save_checkpoint
+
+    def save_checkpoint(root, model, st, *, step, **kw):
+        state["armed"] = step == 6 and "best" in kw.get("pointers", ())
+        try:
+            return real_save(root, model, st, step=step, **kw)
+        finally:
+            state["armed"] = False
+
+    real_write_json = ckpt.write_json
+    monkeypatch.setattr(ckpt, "save_checkpoint", save_checkpoint)
+    monkeypatch.setattr(ckpt, "save_weights", counting("save_weights", ckpt.save_weights))
+    monkeypatch.setattr(ckpt.torch, "save", counting("torch.save", torch.save))
+    monkeypatch.setattr(ckpt.os, "replace", counting("os.replace", os.replace))
+    monkeypatch.setattr(ckpt, "prune_checkpoints", counting("prune", ckpt.prune_checkpoints))
+    monkeypatch.setattr(ckpt, "write_json", counting("pointer", real_write_json))
+
+    cfg = smoke(tmp_path / "run")
+    with pytest.raises(Crash):
+        train(cfg)
+    monkeypatch.undo()
+    result = train(cfg, resume=True)
+    weights, meta = exported(result)
+    assert meta["exported_step"] == ref_meta["exported_step"] == result.best_step
+    assert meta["best_val_loss"] == ref_meta["best_val_loss"]
+    assert same_weights(weights, ref_weights)
+
+
+def test_best_pointer_left_ahead_of_latest_is_put_back(tmp_path: Path, reference) -> None:
+    """The campaign's exact case: best.json and latest.json disagree with the latest state after a
+    crash; the resumed run exports the weights of the step it reports."""
+    _, ref_weights, ref_meta = reference
+    cfg = smoke(tmp_path / "run")
+    train(cfg, stop_after=7)  # checkpoints at steps 3 and 6 (validations)
+    root = tmp_path / "run" / "checkpoints"
+    (root / "best.json").write_text(json.dumps({"dir": "step-000003", "step": 3}))  # stale best pointer
+    if not (root / "step-000003").exists():
+        ckpt.save_checkpoint(root, trainer_mod.build_model(cfg), {}, step=3, epoch=0, config_hash="other",
+                             pointers=())  # a folder for it to name (the wrong weights)
+        (root / "best.json").write_text(json.dumps({"dir": "step-000003", "step": 3}))
+    result = train(cfg, resume=True)
+    weights, meta = exported(result)
+    assert meta["exported_step"] == ref_meta["exported_step"]
+    assert same_weights(weights, ref_weights)
+
+
+def test_export_refuses_weights_of_another_step(tmp_path: Path, data_dir: Path, monkeypatch) -> None:
+    """The export reloads the best step's folder only after checking that it holds that step."""
+    cfg = smoke(tmp_path / "run")
+    train(cfg, stop_after=7)  # checkpoints of steps 3 and 6
+    run = trainer_mod.set_up(cfg, resume=True)
+    best = run.progress.best_step
+    run.progress.step = 12  # the best step is not the last one: the export must reload it
+    real = ckpt.read_meta
+    monkeypatch.setattr(ckpt, "read_meta", lambda d, **kw: {**real(d, **kw), "step": best + 100})
+    with pytest.raises(HybridIRError, match="export refused"):
+        trainer_mod._export(run, "max_steps")
+    monkeypatch.undo()
+    meta = json.loads((trainer_mod._export(run, "max_steps") / "hybrid_ir_encoder.json").read_text())["extra"]
+    assert meta["exported_step"] == best
+
+
+# ------------------------------------------------------------ findings 2, 4, 7: run folder rules
+def test_finished_run_is_not_replaced_without_overwrite(tmp_path: Path, data_dir: Path) -> None:
+    out = tmp_path / "run"
+    first = train(smoke(out, "keep_checkpoints=false", "max_steps=3"))
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name != ".lock"}
+    model_before = (out / "model" / "model.safetensors").read_bytes()
+    with pytest.raises(HybridIRError, match="already holds a finished run with another configuration"):
+        train(smoke(out, "keep_checkpoints=false", "max_steps=3", "lr=0.002"))
+    with pytest.raises(HybridIRError, match="already holds a finished run"):
+        train(smoke(out, "keep_checkpoints=false", "max_steps=3"))  # same config, no resume
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name != ".lock"} == before
+    assert (out / "model" / "model.safetensors").read_bytes() == model_before
+    assert first.model_dir is not None
+
+
+def test_resuming_a_finished_run_is_a_no_op(tmp_path: Path, data_dir: Path, capsys) -> None:
+    out = tmp_path / "run"
+    first = train(smoke(out, "max_steps=6"))
+    files = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".lock"}
+    again = train(smoke(out, "max_steps=6"), resume=True)
+    assert "already finished" in capsys.readouterr().err
+    assert again.to_dict() == first.to_dict()
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".lock"} == files
+
+
+def test_interrupted_overwrite_leaves_no_mixed_folder(tmp_path: Path, data_dir: Path, monkeypatch) -> None:
+    out = tmp_path / "run"
+    train(smoke(out, "max_steps=3"))
+    assert (out / "model").is_dir() and (out / "result.json").is_file()
+
+    def killed(run, batch):
+        raise Crash("killed during the first step")
+
+    monkeypatch.setattr(trainer_mod, "optimisation_step", killed)
+    with pytest.raises(Crash):
+        train(smoke(out, "max_steps=3", "lr=0.002"), overwrite=True)
+    assert not (out / "model").exists() and not (out / "result.json").exists()
+    assert not (out / "exposure.json").exists()
+    assert "lr: 0.002" in (out / "config.yaml").read_text()
+
+
+# ------------------------------------------------------------------------- finding 3: one writer
+def test_locked_run_folder_is_refused(tmp_path: Path, data_dir: Path) -> None:
+    out = tmp_path / "run"
+    with FolderLock(out, "run folder"), pytest.raises(HybridIRError, match="being written by another process"):
+        train(smoke(out, "max_steps=3"))
+    train(smoke(out, "max_steps=3"))  # the lock is gone with its holder
+
+
+def _tiny_experiment(tmp_path: Path) -> Path:
+    import yaml
+
+    config = {
+        "name": "locked", "eval_dataset": "xquad-r", "eval_languages": ["en", "de"], "profile": "smoke",
+        "train": {"max_steps": 4, "train_subset": 48, "batch_size": 8, "eval_every": 2, "val_batch_size": 8,
+                  "val_batches": 1},
+        "strategies": {"hybrid": {"strategy": "hybrid", "alpha": 0.5}}, "seeds": [0], "baseline": False,
+        "results_dir": str(tmp_path / "results"), "runs_dir": str(tmp_path / "runs"),
+    }
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_two_reproduce_processes_on_one_results_folder(tmp_path: Path, data_dir: Path) -> None:
+    """The second process stops at once with one line on stderr and exit status 2; the first finishes."""
+    exp = _tiny_experiment(tmp_path)
+    env = {**os.environ, "HYBRID_IR_DATA_DIR": str(data_dir)}
+    cmd = [sys.executable, "-m", "hybrid_ir", "reproduce", "--config", str(exp)]
+    first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lock = tmp_path / "results" / "locked" / ".lock"
+    deadline = time.time() + 60
+    while time.time() < deadline and not (lock.is_file() and lock.read_text().strip()):
+        time.sleep(0.2)
+    second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    out, err = first.communicate(timeout=600)
+    assert first.returncode == 0, err
+    assert second.returncode == 2
+    assert second.stderr.count("\n") == 1 and "being written by another process" in second.stderr
+    assert "Traceback" not in second.stderr
+    log = (tmp_path / "results" / "locked" / "hybrid" / "seed0" / "train_log.jsonl").read_text().splitlines()
+    steps = [json.loads(x)["step"] for x in log if '"train"' in x]
+    assert steps == sorted(steps)  # one writer: no interleaved events
+
+
+# ------------------------------------------------------------------- finding 5: non-finite weights
+def test_non_finite_weights_are_never_saved(tmp_path: Path, data_dir: Path) -> None:
+    cfg = smoke(tmp_path / "run", "save_every=1")
+    train(cfg, stop_after=2)
+    root = tmp_path / "run" / "checkpoints"
+    before = sorted(p.name for p in root.iterdir())
+    run = trainer_mod.set_up(cfg, resume=True)
+    with torch.no_grad():
+        next(run.model.parameters()).fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match="NaN or infinite"):
+        trainer_mod.save(run, ("latest",))
+    assert sorted(p.name for p in root.iterdir()) == before
+
+
+@pytest.mark.parametrize("override", ["lr=inf", "temperature=inf", "lr=nan", "weight_decay=inf", "lr=5"])
+def test_non_finite_and_absurd_settings_refused(override: str) -> None:
+    with pytest.raises(HybridIRError, match="finite|below 1"):
+        load_config("smoke", [override])
+
+
+# ---------------------------------------------------------------------- finding 11: leaks, pointers
+def test_kill_during_export_leaves_nothing_behind(tmp_path: Path, data_dir: Path) -> None:
+    """A real kill -9 while the model folder is written; the next run removes the hidden folder."""
+    out = tmp_path / "run"
+    code = (
+        "import os, sys, signal\n"
+        "import hybrid_ir.modeling.biencoder as b\n"
+        "from hybrid_ir.training.config import load_config\n"
+        "from hybrid_ir.training.trainer import train\n"
+        "real = b.BiEncoder.save_pretrained\n"
+        "def dying(self, path, **kw):\n"
+        "    import hybrid_ir.atomic as a\n"
+        "    with a.atomic_dir(path) as tmp:\n"
+        "        (tmp / 'partial').write_text('x')\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "b.BiEncoder.save_pretrained = dying\n"
+        f"train(load_config('smoke', {[f'output_dir={out}', 'progress=false', *ARGS, 'max_steps=3']!r}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, "HYBRID_IR_DATA_DIR": str(data_dir)},
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert [p.name for p in out.iterdir() if p.name.startswith(".model.")]
+    result = train(smoke(out, "max_steps=3"), resume=True)
+    assert result.model_dir is not None
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".model.")]
+
+
+@pytest.mark.parametrize("damage", ["garbage", "missing", "dangling"])
+def test_corrupt_latest_pointer_is_rebuilt(tmp_path: Path, reference, damage: str) -> None:
+    _, ref_weights, ref_meta = reference
+    cfg = smoke(tmp_path / "run")
+    train(cfg, stop_after=7)
+    pointer = tmp_path / "run" / "checkpoints" / "latest.json"
+    if damage == "garbage":
+        pointer.write_text("{not json")
+    elif damage == "missing":
+        pointer.unlink()
+    else:
+        pointer.write_text(json.dumps({"dir": "step-000099", "step": 99}))
+    result = train(cfg, resume=True)
+    assert result.resumed_from == 6  # from the newest verified step folder, not from step 0
+    weights, meta = exported(result)
+    assert meta["exported_step"] == ref_meta["exported_step"] and same_weights(weights, ref_weights)
