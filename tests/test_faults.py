@@ -75,7 +75,7 @@ WRITES = ("save_weights", "torch.save", "os.replace", "best.json", "latest.json"
 def test_failure_between_any_two_writes_of_a_save(tmp_path: Path, reference, monkeypatch, crash_at: int) -> None:
     """A failure before write k of the checkpoint save at step 6 (a validation that improves), then a
     resume: the export has exactly the uninterrupted run's weights and reports their step."""
-    ref_result, ref_weights, ref_meta = reference
+    _, ref_weights, ref_meta = reference
     state = {"armed": False, "calls": 0}
 
     def counting(name: str, fn):
@@ -225,7 +225,7 @@ def test_two_reproduce_processes_on_one_results_folder(tmp_path: Path, data_dir:
     while time.time() < deadline and not (lock.is_file() and lock.read_text().strip()):
         time.sleep(0.2)
     second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-    out, err = first.communicate(timeout=600)
+    _, err = first.communicate(timeout=600)
     assert first.returncode == 0, err
     assert second.returncode == 2
     assert second.stderr.count("\n") == 1 and "being written by another process" in second.stderr
@@ -251,7 +251,7 @@ def test_non_finite_weights_are_never_saved(tmp_path: Path, data_dir: Path) -> N
 
 @pytest.mark.parametrize("override", ["lr=inf", "temperature=inf", "lr=nan", "weight_decay=inf", "lr=5"])
 def test_non_finite_and_absurd_settings_refused(override: str) -> None:
-    with pytest.raises(HybridIRError, match="finite|below 1"):
+    with pytest.raises(HybridIRError, match=r"finite|below 1"):
         load_config("smoke", [override])
 
 

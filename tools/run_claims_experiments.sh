@@ -5,8 +5,17 @@
 # (results/ only). Resumable: run it again and finished runs are skipped.
 #
 #   nohup bash tools/run_claims_experiments.sh > runs/claims.log 2>&1 &
+#
+# To keep editing the package while the experiments run, run them from a fixed commit: make a git
+# worktree of it and name it in HYBRID_IR_CODE (each run's run.json then records that commit):
+#
+#   git worktree add --detach ../hybrid-ir-snapshot HEAD
+#   HYBRID_IR_CODE=../hybrid-ir-snapshot nohup bash tools/run_claims_experiments.sh > runs/claims.log 2>&1 &
 set -uo pipefail
 cd "$(dirname "$0")/.."
+if [ -n "${HYBRID_IR_CODE:-}" ]; then
+  export PYTHONPATH="$(cd "$HYBRID_IR_CODE" && pwd)${PYTHONPATH:+:$PYTHONPATH}"
+fi
 export HYBRID_IR_DATA_DIR="${HYBRID_IR_DATA_DIR:-$(cd .. && pwd)/shared/data}"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 PY=.venv/bin/python
