@@ -1,6 +1,9 @@
-"""Atomic file writes: write to a temporary name in the same folder, then rename.
+"""Atomic file writes: write to a temporary name in the same folder, fsync, rename, fsync the folder.
 
-A reader (or a crash) never sees a half-written file under the final name.
+A reader (or a crash, even a power cut) never sees a half-written file under the final name: the
+data reaches the disk before the rename, and the rename reaches the disk before the call returns.
+Files and folders get the usual permissions (``0666`` / ``0777`` minus the umask), not the private
+ones of temporary files.
 """
 
 from __future__ import annotations
@@ -31,13 +34,33 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         if tmp.exists():  # mkstemp creates 0600; give the file the usual permissions
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
+            os.chmod(tmp, 0o666 & ~_umask())
+            fsync_path(tmp)
         os.replace(tmp, target)
+        fsync_path(target.parent)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def fsync_path(path: str | Path) -> None:
+    """Flush a file or a folder (its entries: a rename) to the disk; a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 @contextmanager
@@ -50,6 +73,11 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700
+        for f in tmp.rglob("*"):
+            if f.is_file():
+                fsync_path(f)
+        fsync_path(tmp)
         if target.exists():
             old = target.with_name(f".{target.name}.old")
             if old.exists():
@@ -59,6 +87,7 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
             shutil.rmtree(old)
         else:
             os.replace(tmp, target)
+        fsync_path(target.parent)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)

@@ -298,3 +298,108 @@ def test_corrupt_latest_pointer_is_rebuilt(tmp_path: Path, reference, damage: st
     assert result.resumed_from == 6  # from the newest verified step folder, not from step 0
     weights, meta = exported(result)
     assert meta["exported_step"] == ref_meta["exported_step"] and same_weights(weights, ref_weights)
+
+
+# ------------------------------------------- findings 6, 10, 12: results, late errors, one language
+def test_broken_results_are_named_not_treated_as_done(tmp_path: Path, data_dir: Path, capsys) -> None:
+    from hybrid_ir.cli import main
+    from hybrid_ir.experiments.reproduce import load_experiment, run_experiment
+
+    path = _tiny_experiment(tmp_path)
+    exp = load_experiment(path)
+    run_experiment(exp, log=lambda *_: None)
+    folder = exp.run_folder("hybrid", 0)
+    run = json.loads((folder / "run.json").read_text())
+    assert set(run["files"]) >= {"metrics.json", "ranks.csv.gz", "per_language.csv", "exposure.json"}
+    assert main(["reproduce", "--config", str(path), "--list"]) == 0
+    assert "done     hybrid/seed0" in capsys.readouterr().out
+
+    (folder / "metrics.json").write_text((folder / "metrics.json").read_text()[:100])  # truncated
+    (folder / "ranks.csv.gz").unlink()
+    assert main(["reproduce", "--config", str(path), "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert "broken   hybrid/seed0" in listed and "metrics.json does not parse" in listed
+    assert "ranks.csv.gz is missing" in listed
+    summary_before = (exp.folder / "summary.csv").read_text()
+    assert main(["reproduce", "--config", str(path), "--aggregate-only"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "damaged" in err and "--only hybrid/seed0 --force" in err
+    assert main(["reproduce", "--config", str(path)]) == 2  # nothing runs on top of broken results
+    capsys.readouterr()
+    assert (exp.folder / "summary.csv").read_text() == summary_before
+    assert main(["reproduce", "--config", str(path), "--only", "hybrid/seed0", "--force"]) == 0
+    assert not json.loads((folder / "metrics.json").read_text()) == {}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"eval_dataset": "xquad"}, "eval_dataset must be one of"),
+        ({"eval_languages": ["en", "xx"]}, "xx"),
+        ({"eval_batch_size": 0}, "eval_batch_size must be >= 1"),
+        ({"strategies": ["hybrid", "x-y"]}, "'strategies' must be a mapping"),
+        ({"train": 5}, "'train' must be a mapping"),
+        ({"seeds": [0, "one"]}, "seeds"),
+        ({"tatoeba_languages": ["en"]}, "no Tatoeba test set"),
+    ],
+)
+def test_experiment_validated_before_any_training(tmp_path: Path, data_dir: Path, change: dict, message: str,
+                                                  capsys) -> None:
+    import yaml
+
+    from hybrid_ir.cli import main
+
+    path = _tiny_experiment(tmp_path)
+    config = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**config, **change}))
+    t = time.perf_counter()
+    assert main(["reproduce", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert time.perf_counter() - t < 20 and not (tmp_path / "runs").exists()  # no training started
+
+
+def test_one_language_experiment_runs_to_its_summary(tmp_path: Path, data_dir: Path) -> None:
+    import yaml
+
+    from hybrid_ir.experiments.reproduce import load_experiment, run_experiment
+
+    path = _tiny_experiment(tmp_path)
+    config = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**config, "eval_languages": ["en"], "baseline": True}))
+    exp = load_experiment(path)
+    lines: list[str] = []
+    run_experiment(exp, log=lines.append)
+    assert any("cross_map=n/a" in line for line in lines)
+    assert (exp.folder / "summary.json").is_file() and (exp.folder / "claims.csv").is_file()
+
+
+# --------------------------------------------------- finding 13: fsync, permissions, quiet loading
+def test_atomic_writes_fsync_and_keep_usual_permissions(tmp_path: Path, monkeypatch) -> None:
+    import hybrid_ir.atomic as atomic
+
+    synced: list[str] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(atomic.os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")),
+                                                       real_fsync(fd)))
+    atomic.write_json(tmp_path / "a.json", {"x": 1})
+    assert any(s.endswith(".tmp") for s in synced) and str(tmp_path) in synced  # the file, then its folder
+    with atomic.atomic_dir(tmp_path / "model") as d:
+        (d / "w.bin").write_bytes(b"x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "model").stat().st_mode & 0o777 == 0o777 & ~umask
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_no_loading_bars_when_progress_is_off(tmp_path: Path, data_dir: Path) -> None:
+    code = (
+        "from hybrid_ir.training.config import load_config\n"
+        "from hybrid_ir.training.trainer import train\n"
+        f"train(load_config('smoke', ['output_dir={tmp_path / 'run'}', 'progress=false', 'max_steps=2']))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, "HYBRID_IR_DATA_DIR": str(data_dir)},
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Writing model shards" not in proc.stderr and "Loading weights" not in proc.stderr
+    assert "it/s]" not in proc.stderr

@@ -19,10 +19,16 @@ def run(args: argparse.Namespace) -> int:
 
     exp = load_experiment(args.config)
     if args.list:
+        from hybrid_ir.experiments.reproduce import verify_run
+
         for label, seed in exp.runs():
-            done = (exp.run_folder(label, seed) / "metrics.json").is_file()
+            folder = exp.run_folder(label, seed)
             key = label if seed is None else f"{label}/seed{seed}"
-            print(f"{'done   ' if done else 'pending'}  {key}")
+            if not (folder / "metrics.json").exists():
+                print(f"pending  {key}")
+                continue
+            problems = verify_run(folder)
+            print(f"broken   {key}: {'; '.join(problems)}" if problems else f"done     {key}")
         return 0
     if args.aggregate_only:
         from hybrid_ir.locks import FolderLock

@@ -193,6 +193,9 @@ def claims_table(
         x, y = a[common].to_numpy(float), b[common].to_numpy(float)
         keep = np.isfinite(x).all(axis=0) & np.isfinite(y).all(axis=0)
         x, y = x[:, keep], y[:, keep]
+        if x.shape[1] < 2:  # e.g. cross-lingual measures of a one-language evaluation: undefined
+            rows.append({**row, "verdict": "not run", "q_verdict": "not run"})
+            continue
         same_seeds = list(a.index) == list(b.index)
         test = seed_question_test(x, y, paired_seeds=same_seeds)
         q_test = paired_randomisation_test(x.mean(axis=0), y.mean(axis=0), n_permutations=n_resamples, seed=seed)

@@ -33,10 +33,12 @@ between strategies over queries).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import shutil
 import time
+import warnings
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
@@ -48,8 +50,10 @@ import yaml
 
 from hybrid_ir import __version__
 from hybrid_ir.atomic import atomic_path, write_json
+from hybrid_ir.data.sources import sha256_file
 from hybrid_ir.errors import HybridIRError
 from hybrid_ir.locks import FolderLock
+from hybrid_ir.modeling.encoders import hf_progress_bars
 
 UNTUNED = "untuned"
 
@@ -109,14 +113,54 @@ def load_experiment(path: str | Path) -> ExperimentConfig:
         raise HybridIRError(f"{path}: unknown keys {unknown}; known: {sorted(known)}")
     if "name" not in data:
         raise HybridIRError(f"{path}: 'name' is required")
+    _check_types(path, data)
     exp = ExperimentConfig(**data, source=str(path))
     for label, overrides in exp.strategies.items():
         if label == UNTUNED:
             raise HybridIRError(f"{path}: '{UNTUNED}' is reserved for the baseline")
-        train_config(exp, label, exp.seeds[0] if exp.seeds else 0)  # validates the overrides now
         if not isinstance(overrides, dict):
             raise HybridIRError(f"{path}: strategies.{label} must be a mapping of settings")
+        train_config(exp, label, exp.seeds[0] if exp.seeds else 0)  # validates the overrides now
+    _check_evaluation(path, exp)
     return exp
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,), "eval_dataset": (str,), "eval_languages": (list, type(None)), "candidate_text": (str,),
+    "eval_batch_size": (int,), "profile": (str,), "train": (dict,), "strategies": (dict,), "seeds": (list,),
+    "baseline": (bool,), "tatoeba": (bool,), "tatoeba_languages": (list, type(None)), "results_dir": (str,),
+    "runs_dir": (str,),
+}
+
+
+def _check_types(path: Path, data: dict[str, Any]) -> None:
+    for key, value in data.items():
+        types = _TYPES.get(key)
+        if types and (not isinstance(value, types) or (int in types and isinstance(value, bool))):
+            wanted = " or ".join("none" if t is type(None) else {"dict": "a mapping", "list": "a list"}.get(
+                t.__name__, t.__name__) for t in types)
+            raise HybridIRError(f"{path}: '{key}' must be {wanted}, got {type(value).__name__} ({value!r})")
+    if any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in data.get("seeds", [])):
+        raise HybridIRError(f"{path}: 'seeds' must be a list of non-negative integers")
+
+
+def _check_evaluation(path: Path, exp: ExperimentConfig) -> None:
+    """The evaluation settings, checked before any training (a bad one used to fail after a run)."""
+    from hybrid_ir.data.lareqa import CANDIDATE_TEXTS, DATASETS, check_languages
+
+    if exp.eval_dataset not in DATASETS:
+        raise HybridIRError(f"{path}: eval_dataset must be one of {', '.join(DATASETS)}; got {exp.eval_dataset!r}")
+    if exp.eval_languages is not None:
+        check_languages(exp.eval_dataset, exp.eval_languages)
+    if exp.candidate_text not in CANDIDATE_TEXTS:
+        raise HybridIRError(f"{path}: candidate_text must be one of {', '.join(CANDIDATE_TEXTS)}")
+    if exp.eval_batch_size < 1:
+        raise HybridIRError(f"{path}: eval_batch_size must be >= 1, got {exp.eval_batch_size}")
+    if exp.tatoeba_languages is not None:
+        from hybrid_ir.data.tatoeba import tatoeba_code
+
+        for lang in exp.tatoeba_languages:
+            tatoeba_code(lang)
 
 
 def train_config(exp: ExperimentConfig, label: str, seed: int):
@@ -135,11 +179,6 @@ def train_config(exp: ExperimentConfig, label: str, seed: int):
 # ------------------------------------------------------------------------------------ one run
 def run_one(exp: ExperimentConfig, label: str, seed: int | None, *, force: bool = False) -> Path:
     """Train (unless ``label`` is the baseline) and evaluate one run; returns its results folder."""
-    from hybrid_ir.data.lareqa import dataset_files, load_lareqa
-    from hybrid_ir.data.sources import data_checksums
-    from hybrid_ir.evaluation.grid import evaluate_lareqa_model
-    from hybrid_ir.modeling.biencoder import BiEncoder
-
     out = exp.run_folder(label, seed)
     if (out / "metrics.json").is_file() and not force:
         return out
@@ -152,6 +191,16 @@ def run_one(exp: ExperimentConfig, label: str, seed: int | None, *, force: bool 
         "environment": environment(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    with hf_progress_bars(False):
+        return _run_one(exp, label, seed, out, base, record)
+
+
+def _run_one(exp: ExperimentConfig, label: str, seed: int | None, out: Path, base, record: dict[str, Any]) -> Path:
+    from hybrid_ir.data.lareqa import dataset_files, load_lareqa
+    from hybrid_ir.data.sources import data_checksums
+    from hybrid_ir.evaluation.grid import evaluate_lareqa_model
+    from hybrid_ir.modeling.biencoder import BiEncoder
+
     t0 = time.perf_counter()
     train_log: Path | None = None
     if label == UNTUNED:
@@ -247,7 +296,6 @@ def write_run(out: Path, res, record: dict[str, Any], train_log: Path | None = N
     from hybrid_ir.evaluation.bias import bias_summary
 
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "run.json", record)
     for name, frame in (("per_language.csv", res.per_language_table()), ("pairs.csv", res.pair_table())):
         with atomic_path(out / name) as tmp:
             frame.to_csv(tmp, float_format="%.6g")
@@ -257,7 +305,79 @@ def write_run(out: Path, res, record: dict[str, Any], train_log: Path | None = N
     if train_log is not None and Path(train_log).is_file():
         with atomic_path(out / "train_log.jsonl") as tmp:
             shutil.copyfile(train_log, tmp)
-    write_json(out / "metrics.json", res.to_json())
+    metrics_text = json.dumps(res.to_json(), indent=1, ensure_ascii=False) + "\n"
+    files = {p.name: sha256_file(p) for p in sorted(out.iterdir()) if p.is_file() and p.name in RUN_FILES}
+    files["metrics.json"] = hashlib.sha256(metrics_text.encode("utf-8")).hexdigest()
+    write_json(out / "run.json", {**record, "files": files})
+    with atomic_path(out / "metrics.json") as tmp:
+        tmp.write_text(metrics_text, encoding="utf-8")
+
+
+#: The files of a run folder that ``run.json`` records checksums of.
+RUN_FILES = ("per_language.csv", "pairs.csv", "ranks.csv.gz", "bias.json", "train_log.jsonl", "exposure.json",
+             "tatoeba.json", "metrics.json")
+
+
+def verify_run(folder: str | Path) -> list[str]:
+    """What is wrong with a finished run's files (empty when nothing): files that do not parse, are
+    missing, or differ from the SHA-256 recorded in ``run.json`` (runs recorded before checksums were
+    kept are checked by parsing only)."""
+    folder = Path(folder)
+    problems = []
+    parsed: dict[str, Any] = {}
+    for name in ("metrics.json", "run.json", "bias.json"):
+        try:
+            parsed[name] = json.loads((folder / name).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            problems.append(f"{name} is missing")
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            problems.append(f"{name} does not parse ({exc})")
+    for name in ("per_language.csv", "pairs.csv", "ranks.csv.gz"):
+        if not (folder / name).is_file():
+            problems.append(f"{name} is missing")
+    recorded = (parsed.get("run.json") or {}).get("files") if isinstance(parsed.get("run.json"), dict) else None
+    if recorded:
+        for name, digest in recorded.items():
+            path = folder / name
+            if path.is_file() and sha256_file(path) != digest:
+                problems.append(f"{name} differs from the checksum recorded in run.json")
+            elif not path.is_file() and f"{name} is missing" not in problems:
+                problems.append(f"{name} is missing")
+    elif (folder / "ranks.csv.gz").is_file():
+        import gzip
+        import zlib
+
+        try:
+            with gzip.open(folder / "ranks.csv.gz", "rb") as f:
+                while f.read(1 << 20):
+                    pass
+        except (OSError, EOFError, zlib.error) as exc:
+            problems.append(f"ranks.csv.gz is damaged ({exc})")
+    return problems
+
+
+def broken_runs(exp: ExperimentConfig) -> dict[str, list[str]]:
+    """``label/seedK`` -> problems, for every finished run of ``exp`` whose files are damaged."""
+    out = {}
+    for label, seed in exp.runs():
+        folder = exp.run_folder(label, seed)
+        if (folder / "metrics.json").exists():
+            problems = verify_run(folder)
+            if problems:
+                out[label if seed is None else f"{label}/seed{seed}"] = problems
+    return out
+
+
+def require_intact(exp: ExperimentConfig) -> None:
+    """Raise, naming them, when recorded runs are damaged (nothing is aggregated from broken files)."""
+    broken = broken_runs(exp)
+    if broken:
+        first = next(iter(broken))
+        raise HybridIRError(
+            f"{len(broken)} recorded run(s) of {exp.name} are damaged: "
+            + "; ".join(f"{k}: {', '.join(v)}" for k, v in broken.items())
+            + f". Redo them (e.g. --only {first} --force) or restore their files"
+        )
 
 
 def ranks_frame(res) -> pd.DataFrame:
@@ -295,9 +415,9 @@ def load_run_result(folder: str | Path, ds=None):
     lang_index = {lang: i for i, lang in enumerate(langs)}
     c_lang = np.array([lang_index[c.lang] for c in ds.candidates])
     slots = sorted(int(c[3:]) for c in frame.columns if c.startswith("rel"))
-    rel = frame[[f"rel{r}" for r in slots]].to_numpy(np.int64)
-    multi = frame[[f"multi{r}" for r in slots]].to_numpy(np.float64)
-    pool = frame[[f"pool{r}" for r in slots]].to_numpy(np.float64)
+    rel = frame[[f"rel{r}" for r in slots]].to_numpy(np.int64, copy=True)
+    multi = frame[[f"multi{r}" for r in slots]].to_numpy(np.float64, copy=True)
+    pool = frame[[f"pool{r}" for r in slots]].to_numpy(np.float64, copy=True)
     multi[multi < 0] = np.nan
     pool[pool < 0] = np.nan
     top_cols = [c for c in frame.columns if c.startswith("top")]
@@ -354,6 +474,9 @@ def run_experiment(
 
 
 def _run_experiment(exp: ExperimentConfig, *, only: list[str] | None, force: bool, log) -> list[Path]:
+    broken = {k: v for k, v in broken_runs(exp).items() if not (force and only and (k in only or k.split("/")[0] in only))}
+    if broken:
+        require_intact(exp)
     done = []
     backfill(exp, log=log)
     for label, seed in exp.runs():
@@ -370,7 +493,7 @@ def _run_experiment(exp: ExperimentConfig, *, only: list[str] | None, force: boo
         done.append(run_one(exp, label, seed, force=force))
         summary = json.loads((out / "metrics.json").read_text())["summary"]
         log(f"[reproduce] {key}: {time.perf_counter() - t:.0f} s  "
-            + "  ".join(f"{k}={v:.4f}" for k, v in summary.items()))
+            + "  ".join(f"{k}={v:.4f}" if isinstance(v, (int, float)) else f"{k}=n/a" for k, v in summary.items()))
         aggregate(exp)  # after every run, so a partial experiment has up-to-date summaries
     if done and not (exp.folder / "summary.json").is_file():
         aggregate(exp)
@@ -405,7 +528,9 @@ METRICS = ("mono_map", "cross_map", "multi_map", "rank_distance", "mono_r1", "cr
 
 
 def aggregate(exp: ExperimentConfig, n_permutations: int = 10_000) -> dict[str, Any]:
-    """Write ``summary.csv``, ``summary.json`` and ``significance.csv`` for the finished runs."""
+    """Write ``summary.csv``, ``summary.json`` and ``significance.csv`` for the finished runs
+    (refused, naming them, when a recorded run's files are damaged: :func:`require_intact`)."""
+    require_intact(exp)
     runs = collect(exp)
     folder = exp.folder
     folder.mkdir(parents=True, exist_ok=True)
@@ -516,7 +641,8 @@ def per_query_values(folder: Path, ds=None) -> pd.DataFrame:
     mono = res.pair_ap[q, res.query_lang]
     cross = res.pair_ap.copy()
     cross[q, res.query_lang] = np.nan
-    with np.errstate(invalid="ignore"):
+    with warnings.catch_warnings():  # a query without any cross-lingual pair gets NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
         cross_mean = np.nanmean(cross, axis=1)
     return pd.DataFrame(
         {"parallel_id": res.parallel_ids, "mono_ap": mono, "cross_ap": cross_mean, "multi_ap": res.multi_ap,
@@ -562,6 +688,10 @@ def paired_tests(a: pd.DataFrame, b: pd.DataFrame, n_permutations: int = 10_000)
     for metric in ("mono_ap", "cross_ap", "multi_ap", "rank_distance"):
         x, y = a[metric], b[metric]
         keep = x.notna() & y.notna()
+        if keep.sum() < 2:  # undefined here (e.g. cross-lingual measures of a one-language evaluation)
+            rows.append({"metric": metric, "mean_a": np.nan, "mean_b": np.nan, "difference": np.nan,
+                         "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan, "questions": int(keep.sum())})
+            continue
         test = paired_randomisation_test(x[keep], y[keep], n_permutations=n_permutations, seed=0)
         ci = paired_bootstrap_ci(x[keep], y[keep], n_resamples=n_permutations, seed=0)
         rows.append({"metric": metric, "mean_a": test.mean_a, "mean_b": test.mean_b,

@@ -27,10 +27,12 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import functools
 import socket
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -300,3 +302,30 @@ def tiny_encoder(
         model = BertModel(config, add_pooling_layer=False)
     model.name_or_path = "tiny"
     return model.eval(), tokenizer
+
+
+@contextlib.contextmanager
+def hf_progress_bars(enabled: bool) -> Iterator[None]:
+    """Turn the progress bars of transformers and huggingface_hub ("Loading weights", "Writing model
+    shards", downloads) off for a block when ``enabled`` is False, and back to what they were after."""
+    if enabled:
+        yield
+        return
+    from huggingface_hub.utils import (
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
+    from transformers.utils import logging as hf_logging
+
+    hub_was_off = are_progress_bars_disabled()
+    tf_was_on = hf_logging.is_progress_bar_enabled()
+    disable_progress_bars()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if not hub_was_off:
+            enable_progress_bars()
+        if tf_was_on:
+            hf_logging.enable_progress_bar()

@@ -55,6 +55,7 @@ from hybrid_ir.data.examples import TrainingSet, Triplet
 from hybrid_ir.errors import HybridIRError
 from hybrid_ir.locks import FolderLock
 from hybrid_ir.modeling.biencoder import BiEncoder
+from hybrid_ir.modeling.encoders import hf_progress_bars
 from hybrid_ir.sampling.batch import Batch
 from hybrid_ir.sampling.sampler import HybridBatchSampler, batch_triplets
 from hybrid_ir.sampling.stats import exposure
@@ -423,7 +424,7 @@ def train(
     cfg = config.validate()
     out = Path(cfg.output_dir).expanduser().resolve()
     is_main = dist_utils.init_distributed(cfg.device).is_main
-    with FolderLock(out, "run folder") if is_main else contextlib.nullcontext():
+    with FolderLock(out, "run folder") if is_main else contextlib.nullcontext(), hf_progress_bars(cfg.progress):
         state = prepare_run_folder(out, cfg.hash(), resume=resume, overwrite=overwrite) if is_main else None
         state = dist_utils.broadcast_object(state)
         if state == "finished":
