@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from hybrid_ir.errors import HybridIRError
+
 
 @contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
@@ -27,8 +29,13 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
             tmp.write_text("{}")
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        if target.is_dir():
+            raise IsADirectoryError(21, "it is a folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise HybridIRError(f"cannot write {target}: {exc.strerror or exc}") from None
     os.close(fd)
     tmp = Path(name)
     try:
@@ -69,8 +76,11 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     import shutil
 
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    except OSError as exc:
+        raise HybridIRError(f"cannot write {target}: {exc.strerror or exc}") from None
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700
@@ -91,6 +101,25 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+def check_writable(target: str | Path, what: str = "output") -> Path:
+    """Raise a one-line error now when ``target`` could not be written later (checked before long work,
+    so that no output is written when another cannot be)."""
+    target = Path(target)
+    parent = next((p for p in (target.parent, *target.parent.parents) if p.exists()), None)
+    problem = None
+    if target.is_dir():
+        problem = "it is a folder"
+    elif parent is None or not parent.is_dir():
+        problem = f"{parent} is not a folder"
+    elif not os.access(parent, os.W_OK | os.X_OK):
+        problem = f"no permission to write in {parent}"
+    elif target.exists() and not os.access(target, os.W_OK):
+        problem = "the file is read-only"
+    if problem:
+        raise HybridIRError(f"cannot write {what} {target}: {problem}")
+    return target
 
 
 def write_json(target: str | Path, obj: Any) -> None:

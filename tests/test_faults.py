@@ -403,3 +403,31 @@ def test_no_loading_bars_when_progress_is_off(tmp_path: Path, data_dir: Path) ->
     assert proc.returncode == 0, proc.stderr
     assert "Writing model shards" not in proc.stderr and "Loading weights" not in proc.stderr
     assert "it/s]" not in proc.stderr
+
+
+def test_reproduce_after_a_kill_during_evaluation_only_evaluates(tmp_path: Path, data_dir: Path,
+                                                                 monkeypatch) -> None:
+    """Finding 4 through ``reproduce``: the rerun evaluates; the training record stays as it was."""
+    import hybrid_ir.evaluation.grid as grid
+    from hybrid_ir.experiments.reproduce import collect, load_experiment, run_experiment
+
+    exp = load_experiment(_tiny_experiment(tmp_path))
+    real = grid.evaluate_lareqa_model
+
+    def killed(*args, **kwargs):
+        raise Crash("killed during the evaluation")
+
+    monkeypatch.setattr(grid, "evaluate_lareqa_model", killed)
+    with pytest.raises(Crash):
+        run_experiment(exp, log=lambda *_: None)
+    run_dir = Path(exp.runs_dir) / exp.name / "hybrid-seed0"
+    recorded = json.loads((run_dir / "result.json").read_text())
+    log_before = (run_dir / "metrics.jsonl").read_text()
+    monkeypatch.setattr(grid, "evaluate_lareqa_model", real)
+    run_experiment(exp, log=lambda *_: None)
+    run = json.loads((exp.run_folder("hybrid", 0) / "run.json").read_text())
+    assert run["training_reused"] is True
+    assert run["train_seconds"] == round(recorded["wall_time_s"], 1)
+    assert run["train_result"] == recorded
+    assert (run_dir / "metrics.jsonl").read_text() == log_before  # no second validation line
+    assert not collect(exp).resumed.any()

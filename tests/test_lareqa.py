@@ -84,6 +84,13 @@ def test_title_normalisation() -> None:
 
 # ---- bad input ------------------------------------------------------------------------------
 
+@pytest.fixture(autouse=True)
+def edited_data_allowed(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that write their own small files in the benchmark layout use edited data knowingly."""
+    if "tmp_path" in request.fixturenames:
+        monkeypatch.setenv("HYBRID_IR_VERIFY_DATA", "0")
+
+
 def _write(root: Path, lang: str, payload: str) -> None:
     path = root / "lareqa" / "xquad-r" / f"{lang}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

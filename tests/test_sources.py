@@ -33,7 +33,7 @@ def test_urls_are_pinned() -> None:
         "5b819c1a45c8a0a3ec9426f476694f44a29dfaf3/qrels/qrels.miracl-v1.0-sw-dev.tsv"
     )
     with pytest.raises(HybridIRError, match="no pinned public source"):
-        source_url("tatoeba/x.txt")
+        source_url("mkqa/x.zip")
 
 
 def test_shared_data_matches_pinned_sums(data_dir: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from hybrid_ir.atomic import atomic_path
+from hybrid_ir.atomic import atomic_path, check_writable
 from hybrid_ir.data.lareqa import CANDIDATE_TEXTS, load_lareqa
 
 
@@ -42,6 +42,7 @@ def run_stats(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    check_writable(args.out, "--out")
     ds = load_lareqa(args.dataset, args.languages, args.data_dir)
     n = 0
     with atomic_path(args.out) as tmp, open(tmp, "w", encoding="utf-8") as f:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hybrid_ir.atomic import atomic_path, write_json
+from hybrid_ir.atomic import atomic_path, check_writable, write_json
 from hybrid_ir.data.lareqa import CANDIDATE_TEXTS, DATASETS, dataset_languages
 from hybrid_ir.errors import HybridIRError
 
@@ -61,7 +61,7 @@ def load_embeddings(path: str | Path, ds: LareqaDataset) -> tuple[np.ndarray, np
         raise HybridIRError(f"embeddings file not found: {path}")
     try:
         loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise HybridIRError(f"{path}: not a readable .npz file ({exc})") from exc
     if not isinstance(loaded, np.lib.npyio.NpzFile):
         raise HybridIRError(f"{path}: expected an .npz archive with arrays 'ids' and 'vectors', "
@@ -75,6 +75,8 @@ def load_embeddings(path: str | Path, ds: LareqaDataset) -> tuple[np.ndarray, np
         try:
             ids = npz["ids"]
             vectors = npz["vectors"]
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:  # a damaged archive (bad CRC, cut short)
+            raise HybridIRError(f"{path}: the archive is damaged ({exc})") from None
         except ValueError as exc:  # object arrays need pickle
             raise HybridIRError(
                 f"{path}: could not read the arrays without pickle ({exc}); save ids as a unicode "
@@ -128,6 +130,9 @@ def run(args: argparse.Namespace) -> int:
     from hybrid_ir.data.lareqa import load_lareqa
     from hybrid_ir.evaluation.grid import evaluate_lareqa
 
+    for target, what in ((args.out, "--out"), (args.per_query, "--per-query")):
+        if target:
+            check_writable(target, what)  # before any work: never one output written and not the other
     ds = load_lareqa(args.dataset, args.languages, args.data_dir)
     if args.embeddings:
         qv, cv = load_embeddings(args.embeddings, ds)

@@ -254,6 +254,8 @@ def _read_language_file(
             paragraphs = article["paragraphs"]
         except (KeyError, TypeError) as exc:
             raise HybridIRError(f"{path}: article {a} lacks '{exc}'") from exc
+        if not isinstance(paragraphs, list):
+            raise HybridIRError(f"{path}: article {a} ('{title}'): 'paragraphs' must be a list")
         for p, para in enumerate(paragraphs):
             where = f"{path}: article {a} ('{title}'), paragraph {p}"
             try:
@@ -263,6 +265,7 @@ def _read_language_file(
                 qas = para["qas"]
             except (KeyError, TypeError) as exc:
                 raise HybridIRError(f"{where} lacks field {exc}") from exc
+            _check_paragraph(where, context, sentences, breaks, qas)
             if len(sentences) != len(breaks) or not sentences:
                 raise HybridIRError(
                     f"{where}: {len(sentences)} sentences but {len(breaks)} sentence_breaks"
@@ -307,3 +310,28 @@ def _read_language_file(
                     )
                 )
             paragraph_index += 1
+    if not seen:
+        raise HybridIRError(
+            f"{path}: no questions; an empty language file would silently drop out of every average"
+        )
+
+
+def _check_paragraph(where: str, context: object, sentences: object, breaks: object, qas: object) -> None:
+    """The types a paragraph must have: text, a list of sentences, [start, end) pairs, a list of questions."""
+    if not isinstance(context, str):
+        raise HybridIRError(f"{where}: 'context' must be text, got {type(context).__name__}")
+    if not isinstance(sentences, list) or not all(isinstance(x, str) for x in sentences):
+        raise HybridIRError(f"{where}: 'sentences' must be a list of strings")
+    if not isinstance(qas, list):
+        raise HybridIRError(f"{where}: 'qas' must be a list of questions, got {type(qas).__name__}")
+    if not isinstance(breaks, list):
+        raise HybridIRError(f"{where}: 'sentence_breaks' must be a list of [start, end] pairs")
+    for i, pair in enumerate(breaks):
+        ok = (isinstance(pair, list | tuple) and len(pair) == 2
+              and all(isinstance(v, int) and not isinstance(v, bool) for v in pair)
+              and 0 <= pair[0] < pair[1] <= len(context))
+        if not ok:
+            raise HybridIRError(
+                f"{where}: sentence_breaks[{i}] must be [start, end] with 0 <= start < end <= "
+                f"{len(context)} (the context length), got {pair!r}"
+            )

@@ -14,7 +14,10 @@ its checksum matches, so the cache never holds a half-written or wrong file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
+import os
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -23,7 +26,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from hybrid_ir.atomic import atomic_path
+from hybrid_ir.atomic import atomic_path, write_json
 from hybrid_ir.env import cache_dir, data_dir_from_env
 from hybrid_ir.errors import HybridIRError
 
@@ -138,12 +141,18 @@ def resolve_file(
     data_dir: str | Path | None = None,
     *,
     fetch: Fetch | None = None,
-    verify: bool = False,
+    verify: bool | None = None,
 ) -> Path:
     """Find (or download) the data file ``relpath``; see the module docstring for the search order.
 
-    ``verify=True`` also checks the SHA-256 of a local file against the pinned sum.
+    A local file (``data_dir`` or ``HYBRID_IR_DATA_DIR``) with a pinned SHA-256 is checked against it
+    (``verify=None``, the default, unless ``HYBRID_IR_VERIFY_DATA=0`` says the data is knowingly
+    edited); ``verify=True`` / ``False`` forces the check on or off. The verdict is cached per file
+    by size and modification time (:func:`check_file_cached`), so a file is hashed once, not at
+    every load.
     """
+    if verify is None:
+        verify = os.environ.get("HYBRID_IR_VERIFY_DATA", "1").strip().lower() not in ("0", "false", "no", "off")
     for root in (Path(data_dir) if data_dir else None, data_dir_from_env()):
         if root is None:
             continue
@@ -151,7 +160,7 @@ def resolve_file(
         if not path.is_file():
             raise HybridIRError(f"data file not found: {path} (looked in data folder {root})")
         if verify:
-            check_file(path, relpath)
+            check_file_cached(path, relpath)
         return path
     cached = cache_dir() / "data" / relpath
     if cached.is_file():
@@ -167,8 +176,34 @@ def check_file(path: Path, relpath: str) -> None:
     digest = sha256_file(path)
     if digest != expected:
         raise HybridIRError(
-            f"checksum mismatch for {path}: expected sha256 {expected}, got {digest}"
+            f"checksum mismatch for {path}: expected sha256 {expected}, got {digest}. The file differs from "
+            "its pinned public version; restore it, or set HYBRID_IR_VERIFY_DATA=0 to use edited data knowingly"
         )
+
+
+_VERIFIED = "verified-data.json"
+
+
+def check_file_cached(path: Path, relpath: str) -> None:
+    """:func:`check_file`, remembering a good verdict per (path, size, mtime) in the cache folder."""
+    if relpath not in pinned_checksums():
+        return
+    stat = path.stat()
+    key = str(path.resolve())
+    stamp = [stat.st_size, stat.st_mtime_ns, pinned_checksums()[relpath]]
+    record_path = cache_dir() / _VERIFIED
+    try:
+        known = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    if not isinstance(known, dict):
+        known = {}
+    if known.get(key) == stamp:
+        return
+    check_file(path, relpath)
+    known[key] = stamp
+    with contextlib.suppress(OSError):  # a read-only cache only costs the next check its hashing
+        write_json(record_path, known)
 
 
 def data_checksums(relpaths: list[str], data_dir: str | Path | None = None) -> dict[str, str]:

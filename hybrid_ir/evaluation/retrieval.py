@@ -49,6 +49,8 @@ def as_vectors(x: Any, what: str, rows: int | None = None, dim: int | None = Non
     a = np.asarray(x)
     if a.ndim != 2:
         raise HybridIRError(f"{what} must be a 2-D (rows, dim) array, got shape {a.shape}")
+    if a.shape[1] == 0:
+        raise HybridIRError(f"{what} have dimension 0 (shape {a.shape}): every score would tie")
     if not np.issubdtype(a.dtype, np.floating):
         raise HybridIRError(f"{what} must hold floating-point numbers, got dtype {a.dtype}")
     if rows is not None and a.shape[0] != rows:

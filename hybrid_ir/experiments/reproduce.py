@@ -219,7 +219,10 @@ def _run_one(exp: ExperimentConfig, label: str, seed: int | None, out: Path, bas
         model = BiEncoder.from_pretrained(result.model_dir)
         record["train_config"] = cfg.to_dict()
         record["train_result"] = result.to_dict()
-        record["train_seconds"] = round(time.perf_counter() - t0, 1)
+        # a run that had finished training before (e.g. killed during its evaluation) keeps the
+        # training time it recorded; this process only evaluates it
+        record["train_seconds"] = round(result.wall_time_s if result.already_finished else time.perf_counter() - t0, 1)
+        record["training_reused"] = result.already_finished
         train_log = result.metrics_path
     t1 = time.perf_counter()
     ds = load_lareqa(exp.eval_dataset, exp.eval_languages)

@@ -159,19 +159,39 @@ def _load_local(path: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
             f"{path} has no config.json: not a Hugging Face model directory "
             "(save one with BiEncoder.save_pretrained or model.save_pretrained)"
         )
+    from safetensors import SafetensorError
+
     try:
-        return _auto_load(path)
-    except (OSError, ValueError, KeyError) as exc:
-        raise HybridIRError(f"could not load the encoder in {path}: {exc}") from exc
+        with hf_progress_bars(False), _quiet_transformers():  # a local folder: our own error says it all
+            return _auto_load(path, strict=True)
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "ignore_mismatched_sizes" in first:  # transformers' own wording points at a silenced report
+            first = "config.json does not match the weights: some tensors have other shapes"
+        raise HybridIRError(f"could not load the encoder in {path}: {first}") from exc
 
 
-def _auto_load(source: str | Path, **kwargs: Any) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Config, tokenizer and model (in eval mode, no pooler) from a folder or a Hub name."""
+def _auto_load(
+    source: str | Path, strict: bool = False, **kwargs: Any
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Config, tokenizer and model (in eval mode, no pooler) from a folder or a Hub name.
+
+    ``strict``: refuse weights that leave parameters of the configured model uninitialised or have
+    other shapes (a ``config.json`` that does not describe the weights beside it)."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     config = AutoConfig.from_pretrained(source, **kwargs)
     tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-    model = AutoModel.from_pretrained(source, config=config, **kwargs, **model_init_kwargs(config))
+    model, info = AutoModel.from_pretrained(
+        source, config=config, output_loading_info=True, **kwargs, **model_init_kwargs(config)
+    )
+    if strict:
+        missing = sorted(info.get("missing_keys") or [])
+        mismatched = info.get("mismatched_keys") or []
+        if missing or mismatched:
+            what = f"{len(missing)} weights missing (e.g. {missing[:2]})" if missing else \
+                f"{len(mismatched)} weights of another shape (e.g. {list(mismatched)[:1]})"
+            raise ValueError(f"config.json does not match the weights: {what}")
     return model.eval(), tokenizer
 
 
@@ -302,6 +322,19 @@ def tiny_encoder(
         model = BertModel(config, add_pooling_layer=False)
     model.name_or_path = "tiny"
     return model.eval(), tokenizer
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """transformers' warnings (e.g. its report of missing weights) off for a block."""
+    from transformers.utils import logging as hf_logging
+
+    before = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(before)
 
 
 @contextlib.contextmanager

@@ -260,8 +260,10 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
         (item,) = typing.get_args(tp)
         if isinstance(value, str):
             text = value.strip()
-            parsed = yaml.safe_load(text) if text.startswith("[") else [v.strip() for v in text.split(",") if v.strip()]
-            value = parsed
+            try:
+                value = yaml.safe_load(text) if text.startswith("[") else [v.strip() for v in text.split(",") if v.strip()]
+            except yaml.YAMLError:
+                raise HybridIRError(f"{key}: {text!r} is not a list (write a,b,c or [a, b, c])") from None
         if isinstance(value, tuple):
             value = list(value)
         if not isinstance(value, list):

@@ -90,15 +90,18 @@ class TrainResult:
     stopped: str  # "max_steps" | "epochs" | "early_stopping" | "interrupted"
     config_hash: str
     resumed_from: int | None = None
+    #: True when ``train`` found the run already finished and returned its recorded result unchanged
+    already_finished: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items() if k != "already_finished"}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainResult:
         """Inverse of :meth:`to_dict` (what ``result.json`` holds)."""
         paths = ("output_dir", "model_dir", "best_checkpoint", "latest_checkpoint", "metrics_path")
-        return cls(**{k: Path(v) if k in paths and v is not None else v for k, v in data.items()})
+        fields = set(cls.__dataclass_fields__) - {"already_finished"}
+        return cls(**{k: Path(v) if k in paths and v is not None else v for k, v in data.items() if k in fields})
 
 
 # ----------------------------------------------------------------------------------- building
@@ -429,7 +432,9 @@ def train(
         state = dist_utils.broadcast_object(state)
         if state == "finished":
             print(f"{out}: this run has already finished (result.json); nothing to do", file=sys.stderr)
-            return TrainResult.from_dict(json.loads((out / "result.json").read_text(encoding="utf-8")))
+            recorded = TrainResult.from_dict(json.loads((out / "result.json").read_text(encoding="utf-8")))
+            recorded.already_finished = True
+            return recorded
         run = set_up(cfg, resume=state == "resume", model=model, train_sets=train_sets, val_sets=val_sets)
         try:
             stopped = train_loop(run, stop_after)
