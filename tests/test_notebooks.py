@@ -117,14 +117,19 @@ def test_reproduction_chapter_matches_results(tmp_path_factory: pytest.TempPathF
     import pandas as pd
 
     from hybrid_ir.book.chapters import results_dir
-    from hybrid_ir.experiments.claims import check_claims
+    from hybrid_ir.experiments.findings import exposure_table
     from hybrid_ir.experiments.reproduce import compare_runs, load_experiment, seed_folders
 
     _, rec = chapter("08_reproduction", tmp_path_factory)
     main = load_experiment(results_dir() / "configs" / "mlqa-to-xquad.yaml")
     main.results_dir = str(results_dir())
-    verdicts = check_claims(pd.read_csv(main.folder / "significance.csv")).set_index("claim")["verdict"]
-    assert rec["claims"] == verdicts.to_dict()
+    claims = pd.read_csv(main.folder / "claims.csv")
+    assert rec["claims"] == claims.set_index("claim")["verdict"].to_dict()  # the seed-aware verdicts
+    assert rec["claims_disagree"] == claims.loc[~claims.agree, "claim"].tolist()
+    exposure = exposure_table([main])
+    shown = {(r["experiment"], r["strategy"]): r for r in rec["exposure"]}
+    for label, group in exposure.groupby("strategy"):
+        assert shown[(main.name, label)]["English share"] == pytest.approx(group["English share"].mean(), abs=5e-4)
     summary = json.loads((main.folder / "summary.json").read_text())
     for label, stats in summary["strategies"].items():
         assert rec["means"][label]["mono_map"] == pytest.approx(stats["mono_map"]["mean"], rel=1e-9)
