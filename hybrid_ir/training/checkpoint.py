@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from hybrid_ir.atomic import write_json
+from hybrid_ir.atomic import fsync_path, write_json
 from hybrid_ir.data.sources import sha256_file
 from hybrid_ir.errors import HybridIRError
 
@@ -145,25 +145,6 @@ def load_weights(model: torch.nn.Module, path: str | Path) -> None:
     model.load_state_dict(tensors, strict=False)
 
 
-# ------------------------------------------------------------------------------- fsync helpers
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # Windows cannot open folders
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 # ------------------------------------------------------------------------------- save / load
 def save_checkpoint(
     ckpt_root: str | Path,
@@ -195,7 +176,7 @@ def save_checkpoint(
             payload = {"format": FORMAT, "step": step, "epoch": epoch, "config_hash": config_hash, **state}
             torch.save(payload, tmp / STATE_FILE)
             for f in (MODEL_FILE, STATE_FILE):
-                _fsync_file(tmp / f)
+                fsync_path(tmp / f)
             meta = {
                 "format": FORMAT,
                 "step": step,
@@ -204,10 +185,10 @@ def save_checkpoint(
                 "files": {f: sha256_file(tmp / f) for f in (MODEL_FILE, STATE_FILE)},
             }
             (tmp / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-            _fsync_file(tmp / META_FILE)
-            _fsync_dir(tmp)
+            fsync_path(tmp / META_FILE)
+            fsync_path(tmp)
             os.replace(tmp, final)
-            _fsync_dir(root)
+            fsync_path(root)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -216,7 +197,7 @@ def save_checkpoint(
         raise HybridIRError(f"unknown checkpoint pointer {unknown[0]!r}; use one of {POINTERS}")
     for pointer in sorted(pointers, key=("best", "latest").index):  # best first: see the module doc
         write_json(root / f"{pointer}.json", {"dir": name, "step": step})
-    _fsync_dir(root)
+    fsync_path(root)
     prune_checkpoints(root)
     return final
 
