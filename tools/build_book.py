@@ -94,6 +94,19 @@ def local_mathjax() -> Path | None:
     return target
 
 
+FINDINGS_MARKER = "<!-- findings -->"
+
+
+def write_findings(intro: Path) -> None:
+    """Put the findings, computed from ``results/`` now, at the marker of the (staged) introduction."""
+    from hybrid_ir.book.findings import findings_markdown
+
+    text = intro.read_text(encoding="utf-8")
+    if FINDINGS_MARKER not in text:
+        raise SystemExit(f"{intro}: the marker {FINDINGS_MARKER} for the findings is missing")
+    intro.write_text(text.replace(FINDINGS_MARKER, findings_markdown(ROOT / "results")), encoding="utf-8")
+
+
 def copy_sources() -> None:
     if SRC.exists():
         shutil.rmtree(SRC)
@@ -102,6 +115,7 @@ def copy_sources() -> None:
         if (ROOT / name).exists():
             shutil.copy2(ROOT / name, SRC / name)
     shutil.copytree(ROOT / "book", SRC / "book")
+    write_findings(SRC / "book" / "intro.md")
     (SRC / "notebooks").mkdir()
     mathjax = local_mathjax()
     if mathjax is not None:  # serve MathJax with the book (offline builds render formulas too)

@@ -1,0 +1,154 @@
+"""The book's findings in a few sentences, written from the recorded results at build time.
+
+:func:`findings_markdown` reads ``claims.csv``, ``summary.csv``, ``exposure.json`` and ``tatoeba.json``
+of the recorded experiments and returns a Markdown list: each statement with its number, its 95%
+interval and the chapter that shows the evidence. ``tools/build_book.py`` puts it into the
+introduction (at the ``<!-- findings -->`` marker), so no number on that page is typed by hand and a
+new recorded run changes the page on the next build. Statements about experiments that have no
+recorded run yet are left out; an experiment with fewer runs than planned says so.
+
+Example::
+
+    >>> from hybrid_ir.book.chapters import results_dir     # doctest: +SKIP
+    >>> print(findings_markdown(results_dir()))             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from hybrid_ir.experiments.findings import (
+    cross_experiment_test,
+    exposure_table,
+    finished,
+    read_claims,
+    tatoeba_table,
+)
+from hybrid_ir.experiments.reproduce import UNTUNED, ExperimentConfig, load_experiment
+
+__all__ = ["findings_markdown"]
+
+CH8 = "[chapter 8](../notebooks/08_reproduction.ipynb)"
+
+
+def _experiment(root: Path, config: str) -> ExperimentConfig:
+    exp = load_experiment(root / "configs" / f"{config}.yaml")
+    exp.results_dir = str(root)
+    return exp
+
+
+def _diff(row: pd.Series, digits: int = 4) -> str:
+    return f"{row.difference:+.{digits}f} (95% CI {row.ci_low:+.{digits}f} to {row.ci_high:+.{digits}f})"
+
+
+def _claim(claims: pd.DataFrame, text: str) -> pd.Series | None:
+    hit = claims[claims.claim == text]
+    return None if hit.empty or hit.iloc[0].verdict == "not run" else hit.iloc[0]
+
+
+def _where(exp: ExperimentConfig | None = None) -> str:
+    """"(chapter 8)", with "k of n runs recorded so far" when the experiment is not complete."""
+    if exp is not None:
+        done, planned = finished(exp)
+        if done < planned:
+            return f"({done} of {planned} runs recorded so far; {CH8})"
+    return f"({CH8})"
+
+
+MONO_HEADLINE = {
+    "does not hold": "Hybrid batches do not keep the monolingual quality of monolingual-only training here.",
+    "no significant difference": "Hybrid batches keep monolingual quality, as far as three seeds can tell.",
+    "holds": "Hybrid batches beat monolingual-only training even on monolingual retrieval.",
+}
+
+
+def findings_markdown(root: str | Path) -> str:
+    """The findings list (Markdown) from the ``results/`` folder ``root``; every statement, including
+    its headline, follows from the recorded numbers and verdicts."""
+    root = Path(root)
+    main = _experiment(root, "mlqa-to-xquad")
+    claims = read_claims(main)
+    lines: list[str] = []
+    if not claims.empty:
+        lines += _main_findings(claims, main)
+    exp128 = _experiment(root, "mlqa-to-xquad-128")
+    equal = cross_experiment_test((exp128, "hybrid"), (main, "x-x-mono"), "mono_ap")
+    if equal is not None:
+        if equal.p_value < 0.05:
+            head = ("More monolingual batches do not close the gap." if equal.difference < 0 else
+                    "With as many monolingual batches, hybrid overtakes X-X-mono.")
+        else:
+            head = "With as many monolingual batches, hybrid is level with X-X-mono."
+        lines.append(
+            f"**{head}** Trained for 128 steps, so that it sees as many monolingual batches as X-X-mono at 64, "
+            f"hybrid minus X-X-mono on monolingual mAP is {equal.difference:+.4f} (95% CI {equal.low:+.4f} to "
+            f"{equal.high:+.4f}) {_where(exp128)}."
+        )
+    reverse = _experiment(root, "xquad-to-mlqa")
+    rev = read_claims(reverse)
+    if not rev.empty and not claims.empty:
+        both = claims[["claim", "verdict"]].merge(rev[["claim", "verdict"]], on="claim", suffixes=("", "_rev"))
+        ran = both[both.verdict_rev != "not run"]
+        same = int((ran.verdict == ran.verdict_rev).sum())
+        lines.append(
+            f"**The reverse direction** (train on XQuAD-R, test on MLQA-R) gives the same verdict on {same} of "
+            f"the {len(ran)} claims it can test {_where(reverse)}."
+        )
+    tatoeba = tatoeba_table(main)
+    if not tatoeba.empty and (tatoeba.strategy == UNTUNED).any():
+        base = float(tatoeba.loc[tatoeba.strategy == UNTUNED, "mean"].iloc[0])
+        text = (f"**Tatoeba bitext retrieval**, which no strategy trains: the untuned encoder finds the "
+                f"translation first for {base:.1%} of the sentences")
+        t128 = tatoeba_table(exp128)
+        if not t128.empty:
+            text += "; after 128 steps of fine-tuning " + ", ".join(f"{r.strategy} {r.mean:.1%}" for r in t128.itertuples())
+        lines.append(f"{text} {_where(exp128 if not t128.empty else None)}.")
+    exposure = exposure_table([main])
+    if not exposure.empty:
+        share = exposure.groupby("strategy")["English share"].mean()
+        lines.append(
+            f"**Equal steps are not equal data.** At 64 steps English is on one side of "
+            f"{share.get('x-x-mono', float('nan')):.0%} of X-X-mono's training triplets, "
+            f"{share.get('hybrid', float('nan')):.0%} of hybrid's and {share.get('x-y', float('nan')):.0%} of "
+            f"X-Y's {_where()}."
+        )
+    if not lines:
+        return "No recorded results yet: `hybrid-ir reproduce --config results/configs/mlqa-to-xquad.yaml`.\n"
+    return "\n".join(f"- {line}" for line in lines) + "\n"
+
+
+def _main_findings(claims: pd.DataFrame, main: ExperimentConfig) -> list[str]:
+    lines = []
+    xy = _claim(claims, "X-Y costs monolingual quality against X-X-mono")
+    mono = _claim(claims, "hybrid keeps the monolingual quality of X-X-mono")
+    cross = _claim(claims, "hybrid matches X-Y on cross-lingual retrieval")
+    multi = _claim(claims, "hybrid matches X-Y on multilingual retrieval")
+    bias_mono = _claim(claims, "hybrid has less language bias than X-X-mono")
+    bias_xy = _claim(claims, "hybrid has less language bias than X-Y")
+    if xy is not None:
+        head = ("The trade-off the method addresses is real here." if xy.verdict == "holds" else
+                "The trade-off the method addresses does not show clearly here.")
+        lines.append(
+            f"**{head}** Cross-lingual (X-Y) minus monolingual-only (X-X-mono) batches, monolingual mAP on "
+            f"XQuAD-R: {_diff(xy)}, three seeds each {_where(main)}."
+        )
+    if mono is not None:
+        head = MONO_HEADLINE.get(mono.verdict, f"Hybrid against X-X-mono on monolingual retrieval: {mono.verdict}.")
+        lines.append(f"**{head}** Hybrid minus X-X-mono, monolingual mAP: {_diff(mono)} {_where(main)}.")
+    if cross is not None and multi is not None:
+        level = cross.verdict == multi.verdict == "no significant difference"
+        head = ("On cross-lingual and multilingual retrieval hybrid is level with X-Y." if level else
+                f"Hybrid against X-Y: cross-lingual *{cross.verdict}*, multilingual *{multi.verdict}*.")
+        lines.append(
+            f"**{head}** Hybrid minus X-Y: cross mAP {_diff(cross)}, multi mAP {_diff(multi)}, with the "
+            f"run-to-run variation taken into account {_where(main)}."
+        )
+    if bias_mono is not None and bias_xy is not None:
+        lines.append(
+            f"**Language bias: less than X-X-mono ({bias_mono.verdict}), less than X-Y ({bias_xy.verdict}).** "
+            f"Rank distance, hybrid minus X-X-mono {_diff(bias_mono, 1)}; hybrid minus X-Y "
+            f"{_diff(bias_xy, 1)} {_where(main)}."
+        )
+    return lines
