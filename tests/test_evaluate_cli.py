@@ -114,7 +114,6 @@ def bad_case(tmp_path, ids, case):
     "case, message",
     [
         ("missing", "3 of the dataset's 4836 ids are missing"),
-        ("extra", "2 ids are not in the dataset"),
         ("duplicated", "2 ids appear more than once"),
         ("nan", "3 vectors hold NaN or infinite values"),
         ("float64", "must be float32, got float64"),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,14 +48,19 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--out", metavar="FILE.json", help="also write the JSON result here (atomic)")
     parser.add_argument("--per-query", metavar="FILE.csv", help="write per-query AP / recall here")
+    parser.add_argument("--trec-run", metavar="DIR",
+                        help="write a TREC run and qrels file per setting here (trec_eval, ir_measures, ranx)")
+    parser.add_argument("--trec-depth", type=int, default=100, metavar="K",
+                        help="candidates per query in the TREC runs (default 100; 0 = the whole pool)")
     parser.set_defaults(func=run)
 
 
 def load_embeddings(path: str | Path, ds: LareqaDataset) -> tuple[np.ndarray, np.ndarray]:
     """Query and candidate vectors, in dataset order, from an ``ids`` / ``vectors`` npz file.
 
-    Raises HybridIRError for a missing file or array, non-string ids, duplicated / missing / extra
-    ids, vectors that are not a 2-D float32 array with one row per id, or NaN / inf values.
+    The file may hold more ids than the dataset needs (e.g. all languages when fewer are evaluated);
+    only the needed rows are read. Raises HybridIRError for a missing file or array, non-string ids,
+    duplicated or missing ids, vectors that are not a 2-D float32 array with one row per id, or NaN / inf values.
     """
     path = Path(path)
     if not path.is_file():
@@ -102,37 +108,36 @@ def load_embeddings(path: str | Path, ds: LareqaDataset) -> tuple[np.ndarray, np
     wanted = [q.id for q in ds.questions] + [c.id for c in ds.candidates]
     row_of = {str(i): r for r, i in enumerate(ids.tolist())}
     absent = [i for i in wanted if i not in row_of]
-    extra = sorted(set(row_of) - set(wanted))
-    if absent or extra:
-        parts = []
-        if absent:
-            parts.append(f"{len(absent)} of the dataset's {len(wanted)} ids are missing (e.g. {absent[:3]})")
-        if extra:
-            parts.append(f"{len(extra)} ids are not in the dataset (e.g. {extra[:3]})")
+    if absent:  # extra ids (e.g. every language when fewer are evaluated) are fine: they are not read
         raise HybridIRError(
-            f"{path}: " + "; ".join(parts)
-            + f". The ids must be exactly those of `hybrid-ir data export {ds.name}"
+            f"{path}: {len(absent)} of the dataset's {len(wanted)} ids are missing (e.g. {absent[:3]}). "
+            f"The file must hold every id of `hybrid-ir data export {ds.name}"
             + (f" --languages {' '.join(ds.languages)}" if ds.languages != default else "")
             + "`"
         )
+    rows = np.fromiter((row_of[i] for i in wanted), dtype=np.int64, count=len(wanted))
+    vectors = vectors[rows]
+    ids = ids[rows]
     bad = ~np.isfinite(vectors).all(axis=1)
     if bad.any():
         raise HybridIRError(
             f"{path}: {int(bad.sum())} vectors hold NaN or infinite values, e.g. ids "
             f"{ids[bad][:3].tolist()}"
         )
-    rows = np.fromiter((row_of[i] for i in wanted), dtype=np.int64, count=len(wanted))
     nq = len(ds.questions)
-    return vectors[rows[:nq]], vectors[rows[nq:]]
+    return vectors[:nq], vectors[nq:]
 
 
 def run(args: argparse.Namespace) -> int:
     from hybrid_ir.data.lareqa import load_lareqa
     from hybrid_ir.evaluation.grid import evaluate_lareqa
 
-    for target, what in ((args.out, "--out"), (args.per_query, "--per-query")):
+    for target, what in ((args.out, "--out"), (args.per_query, "--per-query"),
+                         (args.trec_run and Path(args.trec_run) / "mono.run", "--trec-run folder")):
         if target:
             check_writable(target, what)  # before any work: never one output written and not the other
+    if args.trec_depth < 0:
+        raise HybridIRError(f"--trec-depth must be >= 0 (0 = the whole pool), got {args.trec_depth}")
     ds = load_lareqa(args.dataset, args.languages, args.data_dir)
     if args.embeddings:
         qv, cv = load_embeddings(args.embeddings, ds)
@@ -151,6 +156,11 @@ def run(args: argparse.Namespace) -> int:
     if args.per_query:
         with atomic_path(args.per_query) as tmp:
             result.per_query_frame().to_csv(tmp, index=False)
+    if args.trec_run:
+        from hybrid_ir.evaluation.trec import write_trec_files
+
+        runs = write_trec_files(ds, qv, cv, args.trec_run, depth=args.trec_depth)
+        print(f"wrote {len(runs)} TREC runs and their qrels to {args.trec_run}", file=sys.stderr)
     if args.json:
         print(json.dumps(payload))
     else:

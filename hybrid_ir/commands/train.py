@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from hybrid_ir.training.config import PROFILES
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--config", default="smoke",
-        help=f"a profile ({', '.join(PROFILES)}) or a YAML file (default: smoke)",
+        "--config", default=None,
+        help=f"a profile ({', '.join(PROFILES)}) or a YAML file; without it the profiles are listed",
     )
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -39,6 +40,9 @@ def run_train(args: argparse.Namespace) -> int:
     if args.help_config:
         print(TrainConfig.describe())
         return 0
+    if args.config is None:  # nothing is trained on a profile nobody chose
+        print(profiles_text(), file=sys.stderr)
+        return 2
     cfg = load_config(args.config, args.overrides)
     if args.print_config:
         import yaml
@@ -58,3 +62,18 @@ def run_train(args: argparse.Namespace) -> int:
     if current().is_main:
         print(json.dumps(result.to_dict(), indent=1))
     return 0
+
+
+def profiles_text() -> str:
+    """What ``hybrid-ir train`` without ``--config`` prints: each profile with the first line of its
+    description, then how to choose one (training never starts on a silently chosen profile)."""
+    from hybrid_ir.training.config import profile_path
+
+    lines = ["hybrid-ir train: choose a configuration with --config PROFILE or --config FILE.yaml", "", "profiles:"]
+    for name in PROFILES:
+        comment = " ".join(line.lstrip("# ").strip() for line in
+                           profile_path(name).read_text(encoding="utf-8").splitlines() if line.startswith("#"))
+        first = comment.removeprefix(f"{name}:").strip().split(". ")[0].rstrip(".")
+        lines.append(f"  {name:<10} {first}")
+    lines += ["", "e.g. hybrid-ir train --config smoke --set max_steps=5 --set output_dir=runs/try"]
+    return "\n".join(lines)
