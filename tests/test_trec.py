@@ -111,7 +111,13 @@ def test_cli_trec_and_superset_embeddings(setup, tmp_path: Path, capsys) -> None
                  "--trec-run", str(out), "--trec-depth", "0"])
     assert code == 0
     assert len(list(out.glob("*.run"))) == 12 and len(list(out.glob("*.qrels"))) == 12
-    assert "wrote 12 TREC runs" in capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert "wrote 12 TREC runs" in printed.err
+    import json
+
+    summary = json.loads(printed.out)["summary"]  # the extra ids were ignored, not used
+    for key, value in res.summary().items():
+        assert summary[key] == pytest.approx(value, rel=1e-6)
 
 
 def test_train_without_config_lists_profiles(capsys, tmp_path: Path, monkeypatch) -> None:
