@@ -127,3 +127,15 @@ def test_train_without_config_lists_profiles(capsys, tmp_path: Path, monkeypatch
     for profile in ("smoke", "cpu", "colab-gpu", "paper"):
         assert f"  {profile} " in err
     assert not any(tmp_path.iterdir())  # nothing trained, nothing written
+
+
+def test_encoding_progress_on_stderr_unless_quiet(small_data: Path, tmp_path: Path, capsys) -> None:
+    from hybrid_ir.modeling.biencoder import BiEncoder
+
+    model = BiEncoder.tiny(seed=0).save_pretrained(tmp_path / "model")
+    capsys.readouterr()
+    assert main(["evaluate", "xquad-r", "--languages", "de", "en", "--model", str(model), "--json"]) == 0
+    loud = capsys.readouterr()
+    assert "encode passage" in loud.err and "encode" not in loud.out
+    assert main(["evaluate", "xquad-r", "--languages", "de", "en", "--model", str(model), "--json", "--quiet"]) == 0
+    assert "encode" not in capsys.readouterr().err

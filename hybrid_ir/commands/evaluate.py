@@ -48,6 +48,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--out", metavar="FILE.json", help="also write the JSON result here (atomic)")
     parser.add_argument("--per-query", metavar="FILE.csv", help="write per-query AP / recall here")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars while encoding (they go to stderr)")
     parser.add_argument("--trec-run", metavar="DIR",
                         help="write a TREC run and qrels file per setting here (trec_eval, ir_measures, ranx)")
     parser.add_argument("--trec-depth", type=int, default=100, metavar="K",
@@ -148,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
         from hybrid_ir.modeling.biencoder import BiEncoder
 
         model = BiEncoder.from_pretrained(args.model)
-        qv, cv = encode_dataset(model, ds, args.candidate_text, batch_size=args.batch_size)
+        qv, cv = encode_dataset(model, ds, args.candidate_text, batch_size=args.batch_size,
+                                show_progress=not args.quiet)
     result = evaluate_lareqa(ds, qv, cv)
     payload = result.to_json()
     if args.out:

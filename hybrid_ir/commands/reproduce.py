@@ -11,6 +11,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="re-run finished runs (overwrites their results)")
     parser.add_argument("--aggregate-only", action="store_true", help="only rewrite summary and significance files")
     parser.add_argument("--list", action="store_true", help="list the runs and whether each is finished")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars while encoding (they go to stderr)")
     parser.set_defaults(func=run)
 
 
@@ -37,5 +38,5 @@ def run(args: argparse.Namespace) -> int:
             aggregate(exp)
         print(f"aggregated into {exp.folder}")
         return 0
-    run_experiment(exp, only=args.only, force=args.force)
+    run_experiment(exp, only=args.only, force=args.force, progress=not args.quiet)
     return 0

@@ -177,8 +177,11 @@ def train_config(exp: ExperimentConfig, label: str, seed: int):
 
 
 # ------------------------------------------------------------------------------------ one run
-def run_one(exp: ExperimentConfig, label: str, seed: int | None, *, force: bool = False) -> Path:
-    """Train (unless ``label`` is the baseline) and evaluate one run; returns its results folder."""
+def run_one(
+    exp: ExperimentConfig, label: str, seed: int | None, *, force: bool = False, progress: bool = False
+) -> Path:
+    """Train (unless ``label`` is the baseline) and evaluate one run; returns its results folder.
+    ``progress``: progress bars (stderr) while the evaluation encodes."""
     out = exp.run_folder(label, seed)
     if (out / "metrics.json").is_file() and not force:
         return out
@@ -192,10 +195,13 @@ def run_one(exp: ExperimentConfig, label: str, seed: int | None, *, force: bool 
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     with hf_progress_bars(False):
-        return _run_one(exp, label, seed, out, base, record)
+        return _run_one(exp, label, seed, out, base, record, progress)
 
 
-def _run_one(exp: ExperimentConfig, label: str, seed: int | None, out: Path, base, record: dict[str, Any]) -> Path:
+def _run_one(
+    exp: ExperimentConfig, label: str, seed: int | None, out: Path, base, record: dict[str, Any],
+    progress: bool = False,
+) -> Path:
     from hybrid_ir.data.lareqa import dataset_files, load_lareqa
     from hybrid_ir.data.sources import data_checksums
     from hybrid_ir.evaluation.grid import evaluate_lareqa_model
@@ -226,7 +232,8 @@ def _run_one(exp: ExperimentConfig, label: str, seed: int | None, out: Path, bas
         train_log = result.metrics_path
     t1 = time.perf_counter()
     ds = load_lareqa(exp.eval_dataset, exp.eval_languages)
-    res = evaluate_lareqa_model(model, ds, exp.candidate_text, batch_size=exp.eval_batch_size)
+    res = evaluate_lareqa_model(model, ds, exp.candidate_text, batch_size=exp.eval_batch_size,
+                                show_progress=progress)
     record["eval_seconds"] = round(time.perf_counter() - t1, 1)
     if exp.tatoeba:
         out.mkdir(parents=True, exist_ok=True)
@@ -468,15 +475,18 @@ def run_experiment(
     only: list[str] | None = None,
     force: bool = False,
     log=print,
+    progress: bool = False,
 ) -> list[Path]:
     """Run (or skip, when finished) every run of ``exp``; ``only`` selects runs by ``label`` or
     ``label/seedK``. Aggregates at the end. The results folder is locked for the duration: a second
     process on the same experiment stops at once with a one-line error."""
     with FolderLock(exp.folder, "results folder"):
-        return _run_experiment(exp, only=only, force=force, log=log)
+        return _run_experiment(exp, only=only, force=force, log=log, progress=progress)
 
 
-def _run_experiment(exp: ExperimentConfig, *, only: list[str] | None, force: bool, log) -> list[Path]:
+def _run_experiment(
+    exp: ExperimentConfig, *, only: list[str] | None, force: bool, log, progress: bool = False
+) -> list[Path]:
     broken = {k: v for k, v in broken_runs(exp).items() if not (force and only and (k in only or k.split("/")[0] in only))}
     if broken:
         require_intact(exp)
@@ -493,7 +503,7 @@ def _run_experiment(exp: ExperimentConfig, *, only: list[str] | None, force: boo
             continue
         log(f"[reproduce] {key}: running ...")
         t = time.perf_counter()
-        done.append(run_one(exp, label, seed, force=force))
+        done.append(run_one(exp, label, seed, force=force, progress=progress))
         summary = json.loads((out / "metrics.json").read_text())["summary"]
         log(f"[reproduce] {key}: {time.perf_counter() - t:.0f} s  "
             + "  ".join(f"{k}={v:.4f}" if isinstance(v, (int, float)) else f"{k}=n/a" for k, v in summary.items()))
