@@ -99,3 +99,17 @@ def test_describe_lists_every_field_with_help() -> None:
     assert "temperature (float, default 0.05)" in text
     assert "precision (str, default 'auto') [auto|fp32|bf16|fp16]" in text
     assert len(text.splitlines()) == len(TrainConfig.__dataclass_fields__)
+
+
+@pytest.mark.parametrize(
+    ("colab", "gpu", "expected"),
+    [(True, True, "colab"), (True, False, "colab-cpu"), (False, True, "default"), (False, False, "default")],
+)
+def test_auto_profile_says_which_and_why(monkeypatch, colab: bool, gpu: bool, expected: str) -> None:
+    import hybrid_ir.book.chapters as chapters
+
+    monkeypatch.setattr(chapters, "in_colab", lambda: colab)
+    monkeypatch.setattr(chapters, "_has_gpu", lambda: gpu)
+    profile, why = chapters.resolve_profile("auto")
+    assert profile.name == expected and why.startswith("auto:")
+    assert chapters.resolve_profile("ci") == (chapters.PROFILES["ci"], "asked for")

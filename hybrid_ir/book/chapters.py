@@ -1,14 +1,16 @@
 """Helpers shared by the book's chapters: profiles, set-up and recorded numbers.
 
-Every chapter has one cell tagged ``parameters`` with ``profile = "default"``. papermill overrides it
-(``make book`` passes ``ci``). A :class:`Profile` says which encoder a chapter uses and how big the
-live runs are:
+Every chapter has one cell tagged ``parameters`` with ``profile = "auto"``: ``colab`` in Colab with
+a GPU, ``colab-cpu`` in Colab without one, ``default`` anywhere else (:func:`resolve_profile`; the
+chapter prints which and why). papermill overrides it (``make book`` passes ``ci``). A
+:class:`Profile` says which encoder a chapter uses and how big the live runs are:
 
 - ``ci``: offline, 2 CPU cores, a few minutes per chapter (small subsets, the tiny random model for
   live training, the offline multilingual-e5-small for live evaluation on a few languages);
 - ``default``: what a reader runs locally: the real multilingual-e5-small (offline conversion, the
   same weights as ``intfloat/multilingual-e5-small``) on the full sets;
-- ``colab``: a Colab GPU runtime: the Hub model, full sets, GPU-sized batches.
+- ``colab``: a Colab GPU runtime: the Hub model, full sets, GPU-sized batches;
+- ``colab-cpu``: a Colab runtime without a GPU: the Hub model with the ``default`` sizes.
 
 Numbers a chapter states in its text are recorded with :class:`Recorder`; tests read them back and
 check them against the package's own computation.
@@ -82,26 +84,56 @@ PROFILES: dict[str, Profile] = {
         max_passage_length=128,
         encode_batch_size=256,
     ),
+    "colab-cpu": Profile(
+        name="colab-cpu",
+        description="a Colab runtime without a GPU: multilingual-e5-small from the Hub, the default sizes",
+        encoder="intfloat/multilingual-e5-small",
+        train_encoder="intfloat/multilingual-e5-small",
+        eval_languages=None,
+        max_queries_per_language=None,
+        train_examples=None,
+        train_steps=64,
+        batch_size=32,
+    ),
 }
 
 
-def get_profile(name: str) -> Profile:
-    """The profile called ``name``; ``"auto"`` picks ``colab`` inside Colab and ``default`` elsewhere."""
-    if name == "auto":
-        name = "colab" if in_colab() else "default"
+def _has_gpu() -> bool:
     try:
-        return PROFILES[name]
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def resolve_profile(name: str) -> tuple[Profile, str]:
+    """The profile called ``name`` and why it was chosen; ``"auto"`` picks ``colab`` in Colab with a
+    GPU, ``colab-cpu`` in Colab without one and ``default`` anywhere else."""
+    if name == "auto":
+        if in_colab():
+            name, why = ("colab", "auto: Colab with a GPU") if _has_gpu() else ("colab-cpu", "auto: Colab without a GPU")
+        else:
+            name, why = "default", "auto: not running in Colab"
+    else:
+        why = "asked for"
+    try:
+        return PROFILES[name], why
     except KeyError:
         raise HybridIRError(f"unknown profile '{name}'; choose one of {sorted(PROFILES)} or 'auto'") from None
 
 
-def setup_notebook(profile: str = "default", seed: int = 0) -> Profile:
+def get_profile(name: str) -> Profile:
+    """The profile called ``name`` (``"auto"``: see :func:`resolve_profile`)."""
+    return resolve_profile(name)[0]
+
+
+def setup_notebook(profile: str = "auto", seed: int = 0) -> Profile:
     """Set-up run by the first code cell of every chapter; returns the :class:`Profile`.
 
     Applies the book's plotting style, seeds Python/numpy/torch, quietens library logging, and in
     the ``ci`` profile switches the Hugging Face libraries to offline mode.
     """
-    prof = get_profile(profile)
+    prof, why = resolve_profile(profile)
     if prof.name == "ci":
         for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
             os.environ.setdefault(name, "1")
@@ -131,7 +163,7 @@ def setup_notebook(profile: str = "default", seed: int = 0) -> Profile:
     except ImportError:  # pragma: no cover
         pass
     use_style()
-    print(f"profile '{prof.name}': {prof.description}")
+    print(f"profile '{prof.name}' ({why}): {prof.description}")
     return prof
 
 
