@@ -316,7 +316,7 @@ def write_run(out: Path, res, record: dict[str, Any], train_log: Path | None = N
         with atomic_path(out / "train_log.jsonl") as tmp:
             shutil.copyfile(train_log, tmp)
     metrics_text = json.dumps(res.to_json(), indent=1, ensure_ascii=False) + "\n"
-    files = {p.name: sha256_file(p) for p in sorted(out.iterdir()) if p.is_file() and p.name in RUN_FILES}
+    files = {p.name: sha256_file(p) for p in sorted(out.iterdir()) if p.is_file() and p.name in RESULT_FILES}
     files["metrics.json"] = hashlib.sha256(metrics_text.encode("utf-8")).hexdigest()
     write_json(out / "run.json", {**record, "files": files})
     with atomic_path(out / "metrics.json") as tmp:
@@ -324,7 +324,7 @@ def write_run(out: Path, res, record: dict[str, Any], train_log: Path | None = N
 
 
 #: The files of a run folder that ``run.json`` records checksums of.
-RUN_FILES = ("per_language.csv", "pairs.csv", "ranks.csv.gz", "bias.json", "train_log.jsonl", "exposure.json",
+RESULT_FILES = ("per_language.csv", "pairs.csv", "ranks.csv.gz", "bias.json", "train_log.jsonl", "exposure.json",
              "tatoeba.json", "metrics.json")
 
 

@@ -375,6 +375,7 @@ class Run:
     train_sets: list[TrainingSet]
     sampler: HybridBatchSampler
     model: BiEncoder
+    trainable: list[torch.nn.Parameter]  # the parameters the optimiser updates (fixed for the run)
     val_batches: list[Towers]
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LambdaLR
@@ -527,6 +528,7 @@ def set_up(
     run = Run(
         cfg=cfg, info=info, device=device, out=out, chash=cfg.hash(), t_start=t_start, data_files=data_files,
         train_sets=train_sets, sampler=sampler, model=model,
+        trainable=[p for p in model.parameters() if p.requires_grad],
         val_batches=validation_batches(model, val_sets, cfg, device),
         optimizer=optimizer,
         scheduler=torch.optim.lr_scheduler.LambdaLR(
@@ -613,7 +615,7 @@ def optimisation_step(run: Run, batch: Batch) -> tuple[float, float, int]:
             f"{batch.dataset}); training stopped before applying it. The last good checkpoint is "
             f"kept in {run.ckpt_root}. Lower lr, raise temperature, or use precision=fp32/bf16."
         )
-    trainable = [p for p in run.model.parameters() if p.requires_grad]
+    trainable = run.trainable
     dist_utils.allreduce_gradients(trainable, run.info.world_size)
     if scaler is not None:
         scaler.unscale_(optimizer)
