@@ -69,15 +69,33 @@ def lang_counts(ts: TrainingSet) -> Counter:
     return Counter(lang for ex in ts.examples for lang in ex.by_lang)
 
 
-def feasible(ts: TrainingSet, b: int, strategy: str, alpha: float) -> bool:
-    """Independent oracle: can this dataset fill batches of size b?"""
-    need_mono = strategy == "mono" or (strategy == "hybrid" and alpha > 0)
-    need_cross = strategy == "cross" or (strategy == "hybrid" and alpha < 1)
-    counts = lang_counts(ts)
-    if need_mono and max(counts.values(), default=0) < b:
+def is_mono_only(ts: TrainingSet) -> bool:
+    """No example in two languages: the sampler gives this dataset mono batches only."""
+    return all(len(ex.by_lang) < 2 for ex in ts.examples)
+
+
+def feasible_sets(sets: list[TrainingSet], b: int, strategy: str, alpha: float) -> bool:
+    """Independent oracle: can these datasets fill batches of size b?
+
+    A single-language dataset (no example in two languages) needs a mono language under every
+    strategy; a strategy with cross batches needs one parallel dataset."""
+    cross_wanted = strategy == "cross" or (strategy == "hybrid" and alpha < 1)
+    if cross_wanted and all(is_mono_only(ts) for ts in sets):
         return False
-    multi = sum(len(ex.by_lang) >= 2 for ex in ts.examples)
-    return not (need_cross and (len(counts) < 2 or multi < b))
+    for ts in sets:
+        mono_only = is_mono_only(ts)
+        need_mono = strategy == "mono" or (strategy == "hybrid" and alpha > 0) or mono_only
+        counts = lang_counts(ts)
+        if need_mono and max(counts.values(), default=0) < b:
+            return False
+        multi = sum(len(ex.by_lang) >= 2 for ex in ts.examples)
+        if cross_wanted and not mono_only and multi < b:
+            return False
+    return True
+
+
+def feasible(ts: TrainingSet, b: int, strategy: str, alpha: float) -> bool:
+    return feasible_sets([ts], b, strategy, alpha)
 
 
 def check_invariants(sampler: HybridBatchSampler, sets: list[TrainingSet], batches: list[Batch]):
@@ -98,11 +116,11 @@ def check_invariants(sampler: HybridBatchSampler, sets: list[TrainingSet], batch
             assert ex.parallel_id == it.parallel_id
             assert it.query_lang in ex.by_lang and it.passage_lang in ex.by_lang
         if b.type == "mono":
-            assert sampler.strategy != "cross"
+            assert sampler.strategy != "cross" or is_mono_only(ts)
             (lang,) = {it.query_lang for it in b.items} | {it.passage_lang for it in b.items}
             assert counts[lang] >= sampler.batch_size  # only languages with enough examples
         else:
-            assert b.type == "cross" and sampler.strategy != "mono"
+            assert b.type == "cross" and sampler.strategy != "mono" and not is_mono_only(ts)
             assert all(it.query_lang != it.passage_lang for it in b.items)
 
 
@@ -120,8 +138,8 @@ def check_invariants(sampler: HybridBatchSampler, sets: list[TrainingSet], batch
 def test_batches_satisfy_every_rule(sets, batch_size, strategy, alpha, seed, epoch, extra):
     kwargs = dict(batch_size=batch_size, strategy=strategy, alpha=alpha, seed=seed,
                   batches_per_epoch=extra)
-    if not all(feasible(ts, batch_size, strategy, alpha) for ts in sets):
-        with pytest.raises(HybridIRError, match=rf"batch_size={batch_size}|single language"):
+    if not feasible_sets(sets, batch_size, strategy, alpha):
+        with pytest.raises(HybridIRError, match=rf"batch_size={batch_size}|single language|no example in two"):
             HybridBatchSampler(sets, **kwargs)
         return
     sampler = HybridBatchSampler(sets, **kwargs)
@@ -312,7 +330,7 @@ def test_first_batches_do_not_depend_on_epoch_length(ts, seed, extra, batch_size
 )
 def test_rank_slices_partition_the_global_batch(sets, world, per_rank, alpha, seed):
     b = world * per_rank
-    assume(all(feasible(ts, b, "hybrid", alpha) for ts in sets))
+    assume(feasible_sets(sets, b, "hybrid", alpha))
     single = list(HybridBatchSampler(sets, b, alpha=alpha, seed=seed))
     ranks = [list(HybridBatchSampler(sets, b, alpha=alpha, seed=seed, num_replicas=world, rank=r))
              for r in range(world)]
@@ -448,6 +466,76 @@ def test_items_are_plain_equal_picklable_dataclasses():
     assert pickle.loads(pickle.dumps(b)) == b
     with pytest.raises(AttributeError):
         it.example = 3  # type: ignore[misc]
+
+
+# ------------------------------------------------------------------- single-language datasets
+def english_only(name: str, n: int) -> TrainingSet:
+    return make_set(name, [1 << LANGS.index("en")] * n)
+
+
+@SETTINGS
+@given(
+    n_parallel=st.integers(8, 60),
+    n_english=st.integers(8, 60),
+    strategy=st.sampled_from(["cross", "hybrid"]),
+    alpha=st.sampled_from([0.0, 0.3, 0.5, 0.9]),
+    seed=st.integers(0, 2**32),
+)
+def test_english_only_set_mixed_into_a_parallel_one(n_parallel, n_english, strategy, alpha, seed):
+    """Rule 4b: the English-only set gives mono 'en' batches under X-Y and hybrid; the dataset draw
+    stays proportional to size; alpha applies to the parallel set's batches."""
+    sets = [full_set("par", n_parallel, 3), english_only("en-only", n_english)]
+    n = 1500
+    sampler = HybridBatchSampler(sets, 4, strategy, alpha=alpha, seed=seed, batches_per_epoch=n)
+    assert sampler.mono_only_datasets == ("en-only",)
+    batches = list(sampler)
+    check_invariants(sampler, sets, batches)
+    by_set = Counter(b.dataset for b in batches)
+    w_en = n_english / (n_parallel + n_english)
+    assert within(by_set["en-only"], n, w_en)  # "batches sampled based on dataset size"
+    for b in batches:
+        if b.dataset == "en-only":
+            assert b.type == "mono" and {(it.query_lang, it.passage_lang) for it in b.items} == {("en", "en")}
+    p_mono = 0.0 if strategy == "cross" else alpha
+    par = [b for b in batches if b.dataset == "par"]
+    mono_par = sum(b.type == "mono" for b in par)
+    if p_mono in (0.0, 1.0):
+        assert mono_par == p_mono * len(par)
+    else:
+        assert within(mono_par, len(par), p_mono)
+    assert sampler.expected_mono_share == pytest.approx(p_mono + (1 - p_mono) * w_en)
+    assert within(sum(b.type == "mono" for b in batches), n, sampler.expected_mono_share)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32), alpha=st.sampled_from([0.0, 0.5]), epoch=st.integers(0, 3))
+def test_zero_weight_english_set_changes_no_batch(seed, alpha, epoch):
+    """Adding a single-language set never alters the parallel set's own random streams."""
+    par = full_set("par", 30, 3)
+    alone = HybridBatchSampler(par, 5, "hybrid", alpha=alpha, seed=seed)
+    mixed = HybridBatchSampler([par, english_only("en", 30)], 5, "hybrid", alpha=alpha, seed=seed,
+                               dataset_weights=[1.0, 0.0])
+    for s in (alone, mixed):
+        s.set_epoch(epoch)
+    assert list(mixed) == list(alone)
+
+
+def test_single_language_sets_need_a_parallel_one_for_cross_batches():
+    en = english_only("en", 20)
+    for strategy in ("cross", "hybrid"):
+        with pytest.raises(HybridIRError, match=r"'en' has a single language \(en\).*use strategy='mono'"):
+            HybridBatchSampler(en, 4, strategy)
+    with pytest.raises(HybridIRError, match=r"no other dataset is parallel"):
+        HybridBatchSampler([en, english_only("en2", 20)], 4, "cross")
+    # two languages, but never in the same example: still single-language per example
+    split = make_set("split", [1] * 10 + [2] * 10)
+    with pytest.raises(HybridIRError, match=r"'split' has no example in two languages"):
+        HybridBatchSampler(split, 4, "cross")
+    assert HybridBatchSampler([full_set("par", 10, 2), split], 4, "cross").mono_only_datasets == ("split",)
+    # a single-language set must still fill its mono batches
+    with pytest.raises(HybridIRError, match=r"'en'.*batch_size=8.*all its batches are mono"):
+        HybridBatchSampler([full_set("par", 20, 2), english_only("en", 7)], 8, "cross")
+    assert HybridBatchSampler(en, 4, "mono").expected_mono_share == 1.0
 
 
 # ------------------------------------------------------------------------ real data, CLI

@@ -186,7 +186,17 @@ class HybridBatchSampler:
        triplet has its query and passages in that language. No qualifying language -> error.
     4. **X-Y.** Only examples with at least two languages are used. For each triplet, the ordered
        pair (query_lang, passage_lang) is drawn uniformly among the ordered pairs of distinct
-       languages of that example, so a batch mixes pairs. A single-language dataset -> error.
+       languages of that example, so a batch mixes pairs.
+    4b. **Single-language datasets** (no example in two languages, e.g. the English-only sets the
+       paper mixes into its translated ones; :attr:`mono_only_datasets`) give **mono batches
+       only, under every strategy**. Rule 1 is unchanged: a batch comes from dataset ``d`` with
+       probability ``w_d`` (proportional to its size by default); for a batch of a single-language
+       dataset the type coin of rule 2 is not used. So ``alpha`` is the mono probability of a
+       batch of a *parallel* dataset, and the expected share of mono batches is
+       ``alpha + (1 - alpha) * W_single`` (``W_single``: the summed weights of the single-language
+       datasets; :attr:`expected_mono_share`), ``W_single`` for X-Y. Every example is still drawn
+       about once per epoch (rule 7): "batches sampled based on dataset size" keeps its meaning.
+       A strategy with cross batches needs at least one parallel dataset (else: error).
     5. **No parallel id twice in a batch** (a translation of the positive would be a false
        negative). Examples are drawn without replacement from a per-epoch permutation of each
        stream: one per (dataset, language) for mono, one per dataset for cross. A stream that runs
@@ -265,8 +275,11 @@ class HybridBatchSampler:
             self._p_mono = None  # a coin per batch
         self._active = [i for i, w in enumerate(self.weights) if w > 0]
         self._prep = [_prepare(ts, self.batch_size) for ts in sets]
+        # rule 4b: a dataset without any example in two languages gives mono batches only
+        self._mono_only = np.array([len(p.cross_pool) == 0 for p in self._prep], dtype=bool)
+        self._check_cross_possible()
         for d in self._active:
-            self._check_dataset(self._prep[d])
+            self._check_dataset(self._prep[d], bool(self._mono_only[d]))
         if batches_per_epoch is None:
             total = sum(len(sets[d]) for d in self._active)
             batches_per_epoch = max(1, total // self.batch_size)
@@ -305,31 +318,42 @@ class HybridBatchSampler:
                 raise HybridIRError(f"dataset_weights are all zero: {w.tolist()}")
         return w / w.sum()
 
-    def _check_dataset(self, p: _Prepared) -> None:
+    def _check_cross_possible(self) -> None:
+        """A strategy with cross batches needs one parallel dataset among those drawn."""
+        active = [self._prep[d] for d in self._active if len(self._prep[d].parallel_ids)]
+        if self._p_mono == 1.0 or not active or not all(len(p.cross_pool) == 0 for p in active):
+            return
+        p = active[0]
+        if len(p.languages) == 1:
+            what = f"dataset '{p.name}' has a single language ({p.languages[0]})"
+        else:
+            what = f"dataset '{p.name}' has no example in two languages"
+        others = " and no other dataset is parallel" if len(active) > 1 else ""
+        raise HybridIRError(
+            f"{what}{others}: cross-lingual batches need examples in at least two languages (a "
+            "single-language set only adds mono batches to a parallel one); use strategy='mono'"
+        )
+
+    def _check_dataset(self, p: _Prepared, mono_only: bool) -> None:
         b = self.batch_size
         if len(p.parallel_ids) == 0:
             raise HybridIRError(f"dataset '{p.name}' is empty (0 examples) but has a non-zero weight")
-        if self._p_mono != 0.0 and len(p.mono_codes) == 0:
+        if (self._p_mono != 0.0 or mono_only) and len(p.mono_codes) == 0:
             counts = [len(pool) for pool in p.lang_pools] or [0]
             top = int(np.argmax(counts))
             name = p.languages[top] if p.languages else "none"
             largest = f"the largest is '{name}' with {counts[top]} examples"
+            fix = "lower batch_size (it has no parallel example: all its batches are mono)" if mono_only else (
+                "lower batch_size or use strategy='cross'")
             raise HybridIRError(
                 f"dataset '{p.name}': no language has batch_size={b} examples for a mono batch "
-                f"({largest}); lower batch_size or use strategy='cross'"
+                f"({largest}); {fix}"
             )
-        if self._p_mono != 1.0:
-            if len(p.languages) < 2:
-                only = p.languages[0] if p.languages else "none"
-                raise HybridIRError(
-                    f"dataset '{p.name}' has a single language ({only}): cross-lingual batches "
-                    "need examples in at least two languages; use strategy='mono'"
-                )
-            if len(p.cross_pool) < b:
-                raise HybridIRError(
-                    f"dataset '{p.name}' has {len(p.cross_pool)} examples in two or more "
-                    f"languages, fewer than batch_size={b}: a cross batch would repeat a parallel id"
-                )
+        if self._p_mono != 1.0 and not mono_only and len(p.cross_pool) < b:
+            raise HybridIRError(
+                f"dataset '{p.name}' has {len(p.cross_pool)} examples in two or more "
+                f"languages, fewer than batch_size={b}: a cross batch would repeat a parallel id"
+            )
 
     # ------------------------------------------------------------------------------ public
     @property
@@ -341,6 +365,18 @@ class HybridBatchSampler:
     def mono_languages(self) -> dict[str, tuple[str, ...]]:
         """Per dataset name, the languages with at least ``batch_size`` examples (mono candidates)."""
         return {p.name: tuple(p.languages[c] for c in p.mono_codes) for p in self._prep}
+
+    @property
+    def mono_only_datasets(self) -> tuple[str, ...]:
+        """Names of the datasets without any example in two languages: mono batches only (rule 4b)."""
+        return tuple(p.name for p, m in zip(self._prep, self._mono_only, strict=True) if m)
+
+    @property
+    def expected_mono_share(self) -> float:
+        """Expected share of mono batches: ``sum_d w_d * P(mono | d)``, with ``P(mono | d) = 1`` for a
+        single-language dataset and ``alpha`` (1 for mono, 0 for cross) for a parallel one."""
+        p_mono = self.alpha if self._p_mono is None else self._p_mono
+        return float(np.sum(self.weights * np.where(self._mono_only, 1.0, p_mono)))
 
     def set_epoch(self, epoch: int) -> None:
         """Use epoch ``epoch``'s order; a different epoch restarts at its first batch."""
@@ -412,6 +448,7 @@ class HybridBatchSampler:
             mono = self._rng(epoch, _TYPE).random(n_steps) < self.alpha
         else:
             mono = np.full(n_steps, self._p_mono == 1.0)
+        mono |= self._mono_only[ds]  # rule 4b; the coin of the other steps is unchanged
         lang = np.full(n_steps, -1, dtype=np.int64)
         for d in self._active:
             steps = np.flatnonzero((ds == d) & mono)
