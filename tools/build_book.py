@@ -116,15 +116,31 @@ def copy_sources() -> None:
             shutil.copy2(ROOT / name, SRC / name)
     shutil.copytree(ROOT / "book", SRC / "book")
     write_findings(SRC / "book" / "intro.md")
+    if (ROOT / "_static").is_dir():  # the book's style sheet (Jupyter Book loads every .css in it)
+        shutil.copytree(ROOT / "_static", SRC / "_static")
     (SRC / "notebooks").mkdir()
     mathjax = local_mathjax()
     if mathjax is not None:  # serve MathJax with the book (offline builds render formulas too)
-        shutil.copytree(mathjax, SRC / "_static" / "mathjax")
-        config = yaml.safe_load((SRC / "_config.yml").read_text(encoding="utf-8"))
-        sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
-        sphinx_config["mathjax_path"] = "mathjax/tex-chtml.js"
-        sphinx_config["html_static_path"] = ["_static"]
-        (SRC / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        serve_mathjax(mathjax)
+
+
+def serve_mathjax(mathjax: Path) -> None:
+    """Serve MathJax from the book itself: one bundle (``tex-chtml.js``) per page.
+
+    MathJax goes to an *extra* path (copied as it is into the HTML root, as ``mathjax/``), not to
+    ``_static``: Jupyter Book adds every ``.js`` file under a static path to every page as a
+    ``<script>``, which made each page load all 69 MathJax files (about 20 MB). Of the combined
+    bundles only ``tex-chtml.js`` is kept; the components it loads on demand (fonts, TeX
+    extensions, the accessibility menu) stay beside it.
+    """
+    bundles = {p.name for p in mathjax.glob("*.js")} - {"tex-chtml.js"}
+    shutil.copytree(mathjax, SRC / "_mathjax" / "mathjax", ignore=lambda folder, names:
+                    [n for n in names if Path(folder) == mathjax and n in bundles])
+    config = yaml.safe_load((SRC / "_config.yml").read_text(encoding="utf-8"))
+    sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
+    sphinx_config["mathjax_path"] = "../mathjax/tex-chtml.js"  # Sphinx puts it under _static/
+    sphinx_config["html_extra_path"] = [*sphinx_config.get("html_extra_path", []), "_mathjax"]
+    (SRC / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 
 
 def execute(nb: Path, profile: str, timeout: int) -> float:
@@ -166,7 +182,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="execute only these notebooks (file stems)")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     parser.add_argument("--no-execute", action="store_true", help="render the committed notebooks as they are")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the executed copy of a chapter from the previous build when it is newer "
+                             "than the chapter (execute only the chapters edited since)")
+    parser.add_argument("--build-dir", type=Path, default=None,
+                        help="build folder (default _build); the HTML lands in its html/ folder")
     args = parser.parse_args(argv)
+    global BUILD, SRC
+    if args.build_dir is not None:
+        BUILD = args.build_dir.resolve()
+        SRC = BUILD / "src"
+    reusable = {}
+    if args.reuse and (SRC / "notebooks").is_dir():  # read before copy_sources() clears the folder
+        for nb in notebooks(ROOT / "_toc.yml"):
+            old = SRC / "notebooks" / nb.name
+            if old.is_file() and old.stat().st_mtime > nb.stat().st_mtime:
+                reusable[nb.name] = old.read_bytes()
 
     os.environ.setdefault("HYBRID_IR_RECORD_DIR", str(BUILD / "records"))
     shared = ROOT.parent / "shared" / "data"
@@ -176,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     timings: dict[str, float] = {}
     failed: list[str] = []
     for nb in notebooks(ROOT / "_toc.yml"):
+        if nb.name in reusable and not (args.only and nb.stem in args.only):
+            (SRC / "notebooks" / nb.name).write_bytes(reusable[nb.name])
+            print(f"[book] reusing the executed {nb.name} of the previous build", flush=True)
+            continue
         if args.no_execute or (args.only and nb.stem not in args.only):
             shutil.copy2(nb, SRC / "notebooks" / nb.name)
             continue
