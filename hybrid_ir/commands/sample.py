@@ -1,4 +1,7 @@
-"""``hybrid-ir sample``: print the batches a strategy draws from a LAReQA set (no model needed).
+"""``hybrid-ir sample``: print the batches a strategy draws from training sets (no model needed).
+
+``--dataset`` takes one or more ``datasets:`` entries (a LAReQA set, ``mmarco``, a file of your own,
+``hf:owner/name``); with several, each batch comes from one of them, drawn by size.
 
 With ``--jsonl``, one JSON object per batch::
 
@@ -22,7 +25,9 @@ from hybrid_ir.sampling.sampler import STRATEGIES
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", required=True, help="LAReQA set: xquad-r or mlqa-r")
+    parser.add_argument("--dataset", required=True, nargs="+", metavar="DATASET",
+                        help="xquad-r, mlqa-r, mmarco, a .jsonl/.json/.parquet file or hf:owner/name "
+                             "(several: one batch comes from one of them, drawn by size)")
     parser.add_argument("--strategy", choices=STRATEGIES, default="hybrid",
                         help="mono (X-X-mono), cross (X-Y) or hybrid (default)")
     parser.add_argument("--alpha", type=float, default=0.5,
@@ -34,6 +39,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--languages", nargs="+", help="restrict to these languages")
     parser.add_argument("--exclude-overlap-with", nargs="+", default=[], metavar="DATASET",
                         help="drop the articles shared with these evaluation sets (e.g. xquad-r)")
+    parser.add_argument("--max-examples", type=int, default=0, metavar="N",
+                        help="use the first N examples of each set (mmarco streams only those; 0 = all)")
     parser.add_argument("--data-dir", help="data root (default: $HYBRID_IR_DATA_DIR or download)")
     parser.add_argument("--jsonl", action="store_true", help="one JSON object per batch")
     parser.set_defaults(func=run_sample)
@@ -44,15 +51,22 @@ def run_sample(args: argparse.Namespace) -> int:
     from hybrid_ir.sampling.sampler import HybridBatchSampler, _check_int
 
     k = _check_int("--batches", args.batches, 1)
-    ts = load_training_set(
-        args.dataset,
-        languages=args.languages,
-        exclude_overlap_with=args.exclude_overlap_with,
-        data_dir=args.data_dir,
-    )
+    limit = _check_int("--max-examples", args.max_examples, 0)
+    sets = [
+        load_training_set(
+            name,
+            languages=args.languages,
+            exclude_overlap_with=args.exclude_overlap_with,
+            data_dir=args.data_dir,
+            strategy=args.strategy,
+            max_examples=limit,
+        )
+        for name in args.dataset
+    ]
+    total = sum(len(ts) for ts in sets)
     sampler = HybridBatchSampler(
-        ts, args.batch_size, args.strategy, alpha=args.alpha, seed=args.seed,
-        batches_per_epoch=max(k, len(ts) // max(args.batch_size, 1)),
+        sets, args.batch_size, args.strategy, alpha=args.alpha, seed=args.seed,
+        batches_per_epoch=max(k, total // max(args.batch_size, 1)),
     )
     sampler.set_epoch(args.epoch)
     batches = list(islice(sampler, k))  # the first k batches do not depend on the epoch length
@@ -65,11 +79,13 @@ def run_sample(args: argparse.Namespace) -> int:
             print(json.dumps({"batch": b.step, "type": b.type, "dataset": b.dataset, "items": items},
                              ensure_ascii=False))
         return 0
-    mono_langs = ", ".join(sampler.mono_languages[ts.name]) or "none"
-    print(f"{ts.name}: {len(ts)} examples in {', '.join(ts.languages)}; strategy {args.strategy}"
-          + (f" (alpha={args.alpha})" if args.strategy == "hybrid" else "")
+    print(f"strategy {args.strategy}" + (f" (alpha={args.alpha})" if args.strategy == "hybrid" else "")
           + f", batch size {args.batch_size}, seed {args.seed}, epoch {args.epoch}")
-    print(f"mono languages (>= {args.batch_size} examples): {mono_langs}")
+    for ts in sets:
+        mono_langs = ", ".join(sampler.mono_languages[ts.name]) or "none"
+        only = " (single-language: mono batches only)" if ts.name in sampler.mono_only_datasets else ""
+        print(f"{ts.name}: {len(ts)} examples in {', '.join(ts.languages)}{only}; "
+              f"mono languages (>= {args.batch_size} examples): {mono_langs}")
     pairs: Counter[tuple[str, str]] = Counter()
     for b in batches:
         here = Counter((it.query_lang, it.passage_lang) for it in b.items)
@@ -79,7 +95,7 @@ def run_sample(args: argparse.Namespace) -> int:
         else:
             what = f"{len(here)} pairs, e.g. " + ", ".join(f"{q}->{p} x{n}"
                                                           for (q, p), n in here.most_common(3))
-        print(f"batch {b.step:>4}  {b.type:<5}  {what}")
+        print(f"batch {b.step:>4}  {b.type:<5}  {what}" + (f"  [{b.dataset}]" if len(sets) > 1 else ""))
     n_mono = sum(b.type == "mono" for b in batches)
     print(f"{n_mono}/{len(batches)} mono batches; most frequent pairs: "
           + ", ".join(f"{q}->{p} x{n}" for (q, p), n in pairs.most_common(5)))

@@ -2,7 +2,11 @@
 
 - :mod:`~hybrid_ir.data.sources`: pinned public sources of the benchmark files, SHA-256 checks, downloads;
 - :mod:`~hybrid_ir.data.lareqa`: XQuAD-R / MLQA-R as typed records (questions, sentence candidates);
-- :mod:`~hybrid_ir.data.examples`: training triplets per parallel question, article-level splits;
+- :mod:`~hybrid_ir.data.triplets`: the training-data types (:class:`TrainingSet` of :class:`TrainingExample` s);
+- :mod:`~hybrid_ir.data.examples`: training triplets per parallel question, article-level splits, and
+  :func:`load_training_set`, which resolves every kind of ``datasets:`` entry;
+- :mod:`~hybrid_ir.data.parallel`: your own data (JSONL / JSON / Parquet, Hugging Face datasets) and its schema;
+- :mod:`~hybrid_ir.data.mmarco`: mMARCO's parallel training triplets, streamed with a size cap;
 - :mod:`~hybrid_ir.data.tatoeba`: Tatoeba bitext test pairs (XTREME-R's sentence-retrieval task);
 - :mod:`~hybrid_ir.data.languages`: language codes and names.
 
@@ -28,6 +32,8 @@ from hybrid_ir.data.lareqa import (
     dataset_languages,
     load_lareqa,
 )
+from hybrid_ir.data.mmarco import load_mmarco
+from hybrid_ir.data.parallel import load_hf_dataset, load_parallel_file, training_set_from_rows
 from hybrid_ir.data.sources import data_checksums, resolve_file, sha256_file
 from hybrid_ir.data.tatoeba import TATOEBA_LANGUAGES, TatoebaPairs, load_tatoeba
 
@@ -45,11 +51,15 @@ __all__ = [
     "data_checksums",
     "dataset_languages",
     "language_name",
+    "load_hf_dataset",
     "load_lareqa",
+    "load_mmarco",
+    "load_parallel_file",
     "load_tatoeba",
     "load_training_set",
     "resolve_file",
     "sha256_file",
     "shared_articles",
     "split_by_article",
+    "training_set_from_rows",
 ]

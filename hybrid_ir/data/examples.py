@@ -18,68 +18,22 @@ University") so they can be removed before training.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 from hybrid_ir.data.lareqa import CandidateText, LareqaDataset, load_lareqa
+from hybrid_ir.data.triplets import TrainingExample, TrainingSet, Triplet
 from hybrid_ir.errors import HybridIRError
 
-
-@dataclass(frozen=True)
-class Triplet:
-    """Texts of one training triplet (no prefixes: the model adds "query: " / "passage: ")."""
-
-    query: str
-    positive: str
-    negative: str
-
-
-@dataclass(frozen=True)
-class TrainingExample:
-    """One parallel question: ``by_lang[lang]`` is its monolingual triplet in ``lang``."""
-
-    parallel_id: str
-    article: str
-    by_lang: Mapping[str, Triplet]
-
-    @property
-    def languages(self) -> tuple[str, ...]:
-        return tuple(self.by_lang)
-
-    def triplet(self, query_lang: str, passage_lang: str) -> Triplet:
-        """The query in ``query_lang`` with the positive and hard negative in ``passage_lang``."""
-        q = self.by_lang[query_lang]
-        p = self.by_lang[passage_lang]
-        return Triplet(q.query, p.positive, p.negative)
-
-
-@dataclass(frozen=True)
-class TrainingSet:
-    """A named list of examples (one training dataset for the samplers)."""
-
-    name: str
-    examples: tuple[TrainingExample, ...]
-
-    def __len__(self) -> int:
-        return len(self.examples)
-
-    @property
-    def languages(self) -> tuple[str, ...]:
-        seen: dict[str, None] = {}
-        for ex in self.examples:
-            for lang in ex.by_lang:
-                seen.setdefault(lang, None)
-        return tuple(sorted(seen))
-
-    def without_articles(self, articles: Iterable[str]) -> TrainingSet:
-        """The same set minus the examples whose (normalised) article is in ``articles``."""
-        drop = set(articles)
-        return TrainingSet(self.name, tuple(ex for ex in self.examples if ex.article not in drop))
-
-    def subset(self, n: int) -> TrainingSet:
-        """The first ``n`` examples (a CI-sized set)."""
-        return TrainingSet(self.name, self.examples[:n])
+__all__ = [
+    "TrainingExample",
+    "TrainingSet",
+    "Triplet",
+    "build_examples",
+    "load_training_set",
+    "shared_articles",
+    "split_by_article",
+]
 
 
 def build_examples(
@@ -159,7 +113,7 @@ def split_by_article(
         taken += sizes[art]
     train = tuple(ex for ex in ts.examples if ex.article not in val_articles)
     val = tuple(ex for ex in ts.examples if ex.article in val_articles)
-    return TrainingSet(ts.name, train), TrainingSet(f"{ts.name}-validation", val)
+    return TrainingSet(ts.name, train, ts.files), TrainingSet(f"{ts.name}-validation", val, ts.files)
 
 
 def load_training_set(
@@ -170,16 +124,57 @@ def load_training_set(
     seed: int = 0,
     candidate_text: CandidateText = "sentence",
     data_dir: str | Path | None = None,
+    strategy: str | None = None,
+    max_examples: int = 0,
 ) -> TrainingSet:
-    """Load a LAReQA set as training examples, minus the articles it shares with the named eval sets.
+    """Load one training set named by a ``datasets:`` entry, minus what it shares with the eval sets.
 
-    Example: ``load_training_set("mlqa-r", exclude_overlap_with=["xquad-r"])`` drops the MLQA-R
-    questions about "Prime number" and "Harvard University".
+    ``name`` is one of:
+
+    - a LAReQA set (``"mlqa-r"``, ``"xquad-r"``): examples built by :func:`build_examples`;
+    - ``"mmarco"`` (or ``"mmarco@<revision>"``): :func:`hybrid_ir.data.mmarco.load_mmarco`, default
+      languages the paper's seven, ``max_examples`` query ids streamed;
+    - a ``.jsonl`` / ``.json`` / ``.parquet`` file or a folder saved by ``datasets``:
+      :func:`hybrid_ir.data.parallel.load_parallel_file` (schema in :mod:`hybrid_ir.data.parallel`);
+    - ``"hf:owner/name[:config][@revision]"``: :func:`hybrid_ir.data.parallel.load_hf_dataset`.
+
+    ``strategy="cross"`` makes an id in a single language an error in a multi-language set of your
+    own (X-Y training cannot use it). Examples whose article (LAReQA) or group (your own data,
+    compared case-folded, underscores as spaces) is an article of an ``exclude_overlap_with`` set
+    are dropped: ``load_training_set("mlqa-r", exclude_overlap_with=["xquad-r"])`` drops the MLQA-R
+    questions about "Prime number" and "Harvard University". ``max_examples > 0`` keeps the first
+    that many examples. ``TrainingSet.files`` holds the files read and their SHA-256.
     """
-    ds = load_lareqa(name, languages, data_dir)
-    ts = build_examples(ds, seed=seed, candidate_text=candidate_text)
+    from hybrid_ir.data.lareqa import DATASETS, dataset_files, normalise_title
+    from hybrid_ir.data.mmarco import load_mmarco
+    from hybrid_ir.data.parallel import is_file_spec, load_hf_dataset, load_parallel_file
+    from hybrid_ir.data.sources import data_checksums
+
+    require_parallel = strategy == "cross"
+    if name in DATASETS:
+        ds = load_lareqa(name, languages, data_dir)
+        ts = build_examples(ds, seed=seed, candidate_text=candidate_text)
+        ts = TrainingSet(ts.name, ts.examples, data_checksums(dataset_files(name, languages), data_dir))
+        for other in exclude_overlap_with:
+            if other == name:
+                raise HybridIRError(f"cannot train and evaluate on the same dataset '{name}'")
+            ts = ts.without_articles(shared_articles(ds, load_lareqa(other, data_dir=data_dir)))
+        return ts.subset(max_examples) if max_examples else ts
+    if name == "mmarco" or name.startswith("mmarco@"):
+        revision = name.partition("@")[2]
+        extra = {"revision": revision} if revision else {}
+        ts = load_mmarco(languages, max_queries=max_examples, seed=seed, data_dir=data_dir,
+                         require_parallel=require_parallel, **extra)
+    elif name.startswith("hf:"):
+        ts = load_hf_dataset(name, languages=languages, seed=seed, require_parallel=require_parallel)
+    elif is_file_spec(name):
+        ts = load_parallel_file(name, languages=languages, seed=seed, require_parallel=require_parallel)
+    else:
+        raise HybridIRError(
+            f"unknown dataset '{name}': use {', '.join(sorted(DATASETS))}, mmarco, a .jsonl / .json / "
+            ".parquet file (see hybrid_ir.data.parallel) or hf:owner/name[:config][@revision]"
+        )
     for other in exclude_overlap_with:
-        if other == name:
-            raise HybridIRError(f"cannot train and evaluate on the same dataset '{name}'")
-        ts = ts.without_articles(shared_articles(ds, load_lareqa(other, data_dir=data_dir)))
-    return ts
+        articles = set(load_lareqa(other, data_dir=data_dir).canonical_articles().values())
+        ts = ts.without_articles({ex.article for ex in ts.examples if normalise_title(ex.article) in articles})
+    return ts.subset(max_examples) if max_examples else ts
