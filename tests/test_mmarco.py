@@ -155,3 +155,14 @@ def test_bad_requests(tmp_path: Path) -> None:
     triples.write_text("1000094 5390000\n", encoding="utf-8")
     with pytest.raises(HybridIRError, match=r"triples.train.ids.small.tsv, line 1: expected 3 tab-separated columns, got 1"):
         mm.load_mmarco(["en"], root=broken)
+
+
+def test_paper_and_colab_profiles_train_on_mmarco() -> None:
+    from hybrid_ir.training.config import PROFILES, load_config
+
+    paper = load_config("paper")
+    assert (paper.datasets, paper.model, paper.languages) == (["mmarco"], "xlm-roberta-base", None)
+    colab = load_config("colab-mmarco")
+    assert "colab-mmarco" in PROFILES and colab.datasets == ["mmarco"]
+    assert colab.model.startswith("intfloat/multilingual-e5") and 0 < colab.train_subset <= 50_000
+    assert sorted(colab.languages or []) == sorted(mm.PAPER_LANGUAGES)

@@ -74,6 +74,6 @@ def profiles_text() -> str:
         comment = " ".join(line.lstrip("# ").strip() for line in
                            profile_path(name).read_text(encoding="utf-8").splitlines() if line.startswith("#"))
         first = comment.removeprefix(f"{name}:").strip().split(". ")[0].rstrip(".")
-        lines.append(f"  {name:<10} {first}")
+        lines.append(f"  {name:<13} {first}")
     lines += ["", "e.g. hybrid-ir train --config smoke --set max_steps=5 --set output_dir=runs/try"]
     return "\n".join(lines)

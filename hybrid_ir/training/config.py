@@ -1,7 +1,8 @@
 """Training configuration: one dataclass with help text per field, YAML profiles, ``--set`` overrides.
 
 A configuration is built from a *profile* (a YAML file shipped in ``hybrid_ir/configs/``: ``smoke``,
-``cpu``, ``colab-gpu``, ``paper``) or from any YAML file, then adjusted with ``key=value`` overrides::
+``cpu``, ``colab-gpu``, ``colab-mmarco``, ``paper``) or from any YAML file, then adjusted with
+``key=value`` overrides::
 
     >>> cfg = load_config("smoke", ["max_steps=5", "lr=1e-3"])   # doctest: +SKIP
     >>> cfg.max_steps, cfg.lr                                     # doctest: +SKIP
@@ -37,7 +38,7 @@ import yaml
 
 from hybrid_ir.errors import HybridIRError
 
-PROFILES: tuple[str, ...] = ("smoke", "cpu", "colab-gpu", "paper")
+PROFILES: tuple[str, ...] = ("smoke", "cpu", "colab-gpu", "colab-mmarco", "paper")
 
 #: Fields that do not change what is computed: left out of :func:`config_hash`, so a run can be
 #: resumed from another folder, with another log interval or on another device.
@@ -86,10 +87,14 @@ class TrainConfig:
     # -- data ----------------------------------------------------------------------------------
     datasets: list[str] = field(
         default_factory=lambda: ["mlqa-r"],
-        metadata=_meta("training sets (LAReQA names); one batch comes from one set"),
+        metadata=_meta(
+            "training sets; one batch comes from one set: mlqa-r / xquad-r, mmarco (train_subset caps the "
+            "queries read), a .jsonl / .json / .parquet file of your own (schema: hybrid_ir.data.parallel) "
+            "or hf:owner/name[:config][@revision]"
+        ),
     )
     languages: list[str] | None = field(
-        default=None, metadata=_meta("languages used for training; none = all of each set")
+        default=None, metadata=_meta("languages used for training; none = all of each set (mmarco: the paper's 7)")
     )
     exclude_overlap_with: list[str] = field(
         default_factory=lambda: ["xquad-r"],
