@@ -59,7 +59,7 @@ def test_pad_batch():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"pooling": "max"}, "pooling 'max'"),
+        ({"pooling": "attention"}, "pooling 'attention'"),
         ({"max_query_length": 0}, "max_query_length"),
         ({"query_prefix": None}, "query_prefix must be a string"),
         ({"normalize": "yes"}, "normalize"),

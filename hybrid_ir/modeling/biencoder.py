@@ -36,21 +36,33 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hybrid_ir import env
 from hybrid_ir.atomic import atomic_dir
 from hybrid_ir.errors import HybridIRError
 from hybrid_ir.modeling.encoders import (
+    TINY,
+    family_defaults,
+    is_offline_name,
     load_encoder,
     model_defaults,
     model_init_kwargs,
     tiny_encoder,
 )
+from hybrid_ir.modeling.st_folder import (
+    ST_POOLINGS,
+    DenseStack,
+    extra_pool,
+    read_st_folder,
+    st_folder_for,
+    write_dense_modules,
+)
 
 if TYPE_CHECKING:
     from transformers import BatchEncoding, PreTrainedModel, PreTrainedTokenizerBase
 
-Pooling = Literal["mean", "cls"]
+Pooling = Literal["mean", "cls", "max", "lasttoken", "mean_sqrt_len_tokens", "weightedmean"]
 Kind = Literal["query", "passage"]
-POOLINGS: tuple[str, ...] = ("mean", "cls")
+POOLINGS: tuple[str, ...] = ST_POOLINGS  # mean, cls, then the modes of sentence-transformers folders
 KINDS: tuple[str, ...] = ("query", "passage")
 #: The bi-encoder's own settings, saved beside the Hugging Face files.
 ENCODER_FILE = "hybrid_ir_encoder.json"
@@ -63,7 +75,9 @@ class EncoderConfig:
     """How texts become vectors.
 
     - ``pooling``: ``"mean"`` (average of the token states under the attention mask, prefix
-      included) or ``"cls"`` (the first token's state);
+      included) or ``"cls"`` (the first token's state); ``"max"``, ``"lasttoken"``,
+      ``"mean_sqrt_len_tokens"``, ``"weightedmean"`` as sentence-transformers defines them
+      (:func:`~hybrid_ir.modeling.st_folder.extra_pool`), for models saved with those;
     - ``query_prefix`` / ``passage_prefix``: prepended to every text of that kind (E5 convention
       ``"query: "`` / ``"passage: "``; the paper printed ``"Query: "`` / ``"Passage: "``);
     - ``max_query_length`` / ``max_passage_length``: tokens kept per text, special tokens and prefix
@@ -173,12 +187,16 @@ class BiEncoder(nn.Module):
         tokenizer: PreTrainedTokenizerBase,
         config: EncoderConfig | None = None,
         name_or_path: str | None = None,
+        projection: DenseStack | None = None,
     ) -> None:
         super().__init__()
         self.encoder = encoder
         self.tokenizer = tokenizer
         self.config = config or EncoderConfig()
         self.name_or_path = name_or_path or getattr(encoder, "name_or_path", None)
+        #: Dense layers between pooling and normalisation (a sentence-transformers model's ``Dense``
+        #: modules, e.g. LaBSE's pooler), or None.
+        self.projection = projection
         limit = getattr(tokenizer, "model_max_length", None)
         if isinstance(limit, int) and limit < 1_000_000:
             for kind in KINDS:
@@ -195,21 +213,40 @@ class BiEncoder(nn.Module):
     def from_pretrained(cls, name_or_path: str | Path, **config_overrides: Any) -> BiEncoder:
         """Load an encoder (see :func:`~hybrid_ir.modeling.encoders.load_encoder`) with its settings.
 
-        Settings: ``hybrid_ir_encoder.json`` when the directory has one, else the model's defaults;
-        keyword arguments (``pooling="cls"``, ``max_passage_length=256``, ...) override either.
+        Settings, first found: ``hybrid_ir_encoder.json`` when the directory has one; the
+        sentence-transformers pipeline when the folder (or Hub repository) has a ``modules.json``
+        (pooling, Dense layers, Normalize, prompts: :mod:`~hybrid_ir.modeling.st_folder`, which
+        refuses with a one-line error what it cannot reproduce); else the model's defaults.
+        Keyword arguments (``pooling="cls"``, ``max_passage_length=256``, ...) override any of them.
+        Dense layers of a sentence-transformers folder always load (:attr:`projection`).
         """
         path = Path(str(name_or_path)).expanduser()
+        spec = read_st_folder(path) if path.is_dir() else None
+        source = name_or_path if spec is None or spec.transformer_dir == path else spec.transformer_dir
+        encoder, tokenizer = load_encoder(source)
+        name = str(name_or_path).strip()
+        if not path.is_dir() and not is_offline_name(name) and name.lower() != TINY:
+            hub_dir = st_folder_for(name, offline=env.hub_offline())  # the Hub was reachable for the model
+            spec = read_st_folder(hub_dir) if hub_dir is not None else None
         saved = path / ENCODER_FILE
         if path.is_dir() and saved.is_file():
             try:
                 base = json.loads(saved.read_text(encoding="utf-8"))["encoder_config"]
             except (ValueError, KeyError, TypeError) as exc:
                 raise HybridIRError(f"{saved} is not a valid hybrid_ir encoder file: {exc}") from exc
+        elif spec is not None:
+            base = spec.encoder_settings(family_defaults(name_or_path))
+            limits = [spec.max_seq_length, getattr(tokenizer, "model_max_length", None)]
+            limits = [n for n in limits if isinstance(n, int) and n < 1_000_000]
+            if limits:  # the default lengths, never longer than the folder allows
+                for f in fields(EncoderConfig):
+                    if f.name.startswith("max_"):
+                        base[f.name] = min(f.default, *limits)
         else:
             base = model_defaults(name_or_path)
         config = EncoderConfig.from_dict({**base, **config_overrides})
-        encoder, tokenizer = load_encoder(name_or_path)
-        return cls(encoder, tokenizer, config, name_or_path=str(name_or_path))
+        projection = spec.load_dense(int(encoder.config.hidden_size)) if spec is not None else None
+        return cls(encoder, tokenizer, config, name_or_path=str(name_or_path), projection=projection)
 
     @classmethod
     def tiny(cls, seed: int = 0, **kw: Any) -> BiEncoder:
@@ -230,7 +267,9 @@ class BiEncoder(nn.Module):
 
     @property
     def dim(self) -> int:
-        """Embedding size H."""
+        """Embedding size: H, or the last Dense layer's output size when there is a projection."""
+        if self.projection is not None:
+            return self.projection.out_features
         return int(self.encoder.config.hidden_size)
 
     # ----------------------------------------------------------------- encoding
@@ -250,7 +289,14 @@ class BiEncoder(nn.Module):
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         """Token ids (B, L) and mask (B, L) -> pooled (and L2-normalised) embeddings (B, H)."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        pooled = mean_pool(hidden, attention_mask) if self.config.pooling == "mean" else cls_pool(hidden)
+        if self.config.pooling == "mean":
+            pooled = mean_pool(hidden, attention_mask)
+        elif self.config.pooling == "cls":
+            pooled = cls_pool(hidden)
+        else:
+            pooled = extra_pool(hidden, attention_mask, self.config.pooling)
+        if self.projection is not None:
+            pooled = self.projection(pooled)
         return F.normalize(pooled, p=2, dim=-1) if self.config.normalize else pooled
 
     def embed(self, texts: str | Sequence[str], kind: Kind) -> Tensor:
@@ -340,46 +386,62 @@ class BiEncoder(nn.Module):
             self.encoder.save_pretrained(tmp)
             save_tokenizer(self.tokenizer, tmp)
             write_sentence_transformers_files(
-                tmp, self.config, self.dim, model_init_kwargs(self.encoder.config)
+                tmp, self.config, int(self.encoder.config.hidden_size),
+                model_init_kwargs(self.encoder.config), projection=self.projection,
             )
             (tmp / ENCODER_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         return target
 
 
 def write_sentence_transformers_files(
-    folder: Path, config: EncoderConfig, dim: int, model_args: dict[str, Any] | None = None
+    folder: Path,
+    config: EncoderConfig,
+    dim: int,
+    model_args: dict[str, Any] | None = None,
+    projection: DenseStack | None = None,
 ) -> None:
     """The files that make a Hugging Face model folder a sentence-transformers model too.
 
-    ``model_args`` go to ``AutoModel.from_pretrained`` when sentence-transformers loads the folder
-    (``{"add_pooling_layer": False}`` for BERT-like models, so that no unused pooler is created).
+    ``dim``: the token-state size H that is pooled. ``model_args`` go to ``AutoModel.from_pretrained``
+    when sentence-transformers loads the folder (``{"add_pooling_layer": False}`` for BERT-like
+    models, so that no unused pooler is created).
 
-    Modules: Transformer (the folder itself) -> Pooling (mean or CLS, prompt tokens included, as
-    :class:`BiEncoder` pools) -> Normalize (when ``config.normalize``). Legacy module names, which
-    sentence-transformers 2.x to 6.x all resolve.
+    Modules: Transformer (the folder itself) -> Pooling (``config.pooling``, prompt tokens included,
+    as :class:`BiEncoder` pools) -> one ``Dense`` per layer of ``projection`` -> Normalize (when
+    ``config.normalize``). Legacy module names, which sentence-transformers 2.x to 6.x all resolve.
+    The passage prefix is saved as both the ``"passage"`` and the ``"document"`` prompt (what
+    ``encode_document`` of sentence-transformers 5+ uses).
     """
     folder = Path(folder)
     modules = [
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
         {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
     ]
+    if projection is not None:
+        modules += write_dense_modules(folder, projection, first_idx=len(modules))
     if config.normalize:
-        modules.append(
-            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}
-        )
-        (folder / "2_Normalize").mkdir(exist_ok=True)
+        idx = len(modules)
+        modules.append({
+            "idx": idx, "name": str(idx), "path": f"{idx}_Normalize",
+            "type": "sentence_transformers.models.Normalize",
+        })
+        (folder / f"{idx}_Normalize").mkdir(exist_ok=True)
     pooling = {
         "word_embedding_dimension": dim,
         "pooling_mode_cls_token": config.pooling == "cls",
         "pooling_mode_mean_tokens": config.pooling == "mean",
-        "pooling_mode_max_tokens": False,
-        "pooling_mode_mean_sqrt_len_tokens": False,
-        "pooling_mode_weightedmean_tokens": False,
-        "pooling_mode_lasttoken": False,
+        "pooling_mode_max_tokens": config.pooling == "max",
+        "pooling_mode_mean_sqrt_len_tokens": config.pooling == "mean_sqrt_len_tokens",
+        "pooling_mode_weightedmean_tokens": config.pooling == "weightedmean",
+        "pooling_mode_lasttoken": config.pooling == "lasttoken",
         "include_prompt": True,
     }
     st_config = {
-        "prompts": {"query": config.query_prefix, "passage": config.passage_prefix},
+        "prompts": {
+            "query": config.query_prefix,
+            "passage": config.passage_prefix,
+            "document": config.passage_prefix,
+        },
         "default_prompt_name": None,
         "similarity_fn_name": "cosine",
     }

