@@ -249,7 +249,11 @@ class HybridBatchSampler:
             raise HybridIRError("datasets is empty: give at least one TrainingSet")
         for i, ts in enumerate(sets):
             if not isinstance(ts, TrainingSet):
-                raise HybridIRError(f"datasets[{i}] must be a TrainingSet, got {type(ts).__name__}")
+                raise HybridIRError(
+                    f"datasets[{i}] must be a TrainingSet, got {type(ts).__name__}; build one from rows or a "
+                    "datasets.Dataset with hybrid_ir.data.training_set_from_rows, or from a file with "
+                    "hybrid_ir.data.load_training_set"
+                )
         self.batch_size = _check_int("batch_size", batch_size, 1)
         if strategy not in STRATEGIES:
             raise HybridIRError(f"strategy must be one of {', '.join(STRATEGIES)}; got {strategy!r}")
