@@ -146,7 +146,7 @@ def test_model_path_with_a_stand_in_encoder(monkeypatch, capsys):
             calls.append(("load", name))
             return cls()
 
-        def encode(self, texts, kind="query", batch_size=64, show_progress=False):
+        def encode(self, texts, kind="query", batch_size=64, show_progress=False, **runtime):
             calls.append((kind, len(texts), batch_size))
             rng = np.random.default_rng(len(texts))
             return rng.standard_normal((len(texts), 4)).astype(np.float32)

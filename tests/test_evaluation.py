@@ -139,7 +139,7 @@ class StandIn:
     def __init__(self, dim: int = 8) -> None:
         self.dim, self.calls = dim, []
 
-    def encode(self, texts, kind="query", batch_size=64, show_progress=False):
+    def encode(self, texts, kind="query", batch_size=64, show_progress=False, **runtime):
         self.calls.append((kind, len(texts), batch_size))
         out = np.array([np.random.default_rng(abs(hash(t)) % 2**32).standard_normal(self.dim)
                         for t in texts], dtype=np.float32)

@@ -136,7 +136,7 @@ def test_no_judged_passage_at_all_is_an_error():
 
 
 class StandIn:
-    def encode(self, texts, kind="query", batch_size=64, show_progress=False):
+    def encode(self, texts, kind="query", batch_size=64, show_progress=False, **runtime):
         out = np.array([np.random.default_rng(abs(hash(t)) % 2**32).standard_normal(8) for t in texts])
         return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
 

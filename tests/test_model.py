@@ -92,14 +92,34 @@ def test_tokenize_prefixes_truncates_and_pads(tiny):
 
 
 def test_encode_keeps_input_order_and_unit_norms(tiny):
-    batched = tiny.encode(TEXTS, "passage", batch_size=3)
-    one_by_one = np.stack([tiny.encode([t], "passage")[0] for t in TEXTS])
+    batched = tiny.encode(TEXTS, "passage", batch_size=3, precision="fp32")
+    one_by_one = np.stack([tiny.encode([t], "passage", precision="fp32")[0] for t in TEXTS])
     assert batched.dtype == np.float32 and batched.shape == (len(TEXTS), tiny.dim)
     np.testing.assert_allclose(batched, one_by_one, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
     assert tiny.encode([], "query").shape == (0, tiny.dim)
     # query and passage prefixes give different vectors for the same text
     assert not np.allclose(tiny.encode(["x"], "query"), tiny.encode(["x"], "passage"))
+
+
+def test_encode_precision_and_device(tiny):
+    """bf16 autocast encodes close to fp32 (not bit-identical), fp16 needs a GPU, unknown names fail."""
+    fp32 = tiny.encode(TEXTS, "passage", precision="fp32")
+    bf16 = tiny.encode(TEXTS, "passage", precision="bf16")
+    assert bf16.dtype == np.float32
+    assert not np.array_equal(fp32, bf16)  # autocast really ran in bf16
+    cosine = (fp32 * bf16).sum(axis=1)
+    assert cosine.min() > 0.99
+    with pytest.raises(HybridIRError, match="fp16 needs a CUDA GPU"):
+        tiny.encode(TEXTS[:1], "query", device="cpu", precision="fp16")
+    with pytest.raises(HybridIRError, match="unknown precision"):
+        tiny.encode(TEXTS[:1], "query", precision="fp8")
+    with pytest.raises(HybridIRError, match="unknown device"):
+        tiny.encode(TEXTS[:1], "query", device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(HybridIRError, match="no CUDA GPU"):
+            tiny.encode(TEXTS[:1], "query", device="cuda")
+    assert tiny.device.type == "cpu"
 
 
 def test_embed_has_gradients_and_matches_encode(tiny):
@@ -114,7 +134,7 @@ def test_embed_has_gradients_and_matches_encode(tiny):
         tiny.eval()
     with torch.no_grad():
         np.testing.assert_allclose(
-            tiny.embed(TEXTS[:3], "query").numpy(), tiny.encode(TEXTS[:3], "query"), atol=1e-5
+            tiny.embed(TEXTS[:3], "query").numpy(), tiny.encode(TEXTS[:3], "query", precision="fp32"), atol=1e-5
         )
 
 
@@ -154,12 +174,12 @@ def test_saved_directory_loads_in_sentence_transformers(tiny, tmp_path, pooling)
         out = tiny.save_pretrained(tmp_path / pooling)
         model = st.SentenceTransformer(str(out), device="cpu")
         queries = ["where is the capital of Russia?", "北京在哪里？"]
-        ours = tiny.encode(queries, "query")
+        ours = tiny.encode(queries, "query", precision="fp32")
         theirs = model.encode(queries, prompt_name="query", convert_to_numpy=True)
         np.testing.assert_allclose(theirs, ours, atol=1e-5)
         passages = TEXTS[:3]
         theirs = model.encode(passages, prompt_name="passage", convert_to_numpy=True)
-        np.testing.assert_allclose(theirs, tiny.encode(passages, "passage"), atol=1e-5)
+        np.testing.assert_allclose(theirs, tiny.encode(passages, "passage", precision="fp32"), atol=1e-5)
     finally:
         tiny.config.pooling = "mean"
 

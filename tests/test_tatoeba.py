@@ -78,7 +78,7 @@ def test_bad_embeddings() -> None:
 class _LengthEncoder:
     """A deterministic fake encoder: an embedding from character counts (same text -> same vector)."""
 
-    def encode(self, texts, kind="query", batch_size=64, show_progress=False):
+    def encode(self, texts, kind="query", batch_size=64, show_progress=False, **runtime):
         assert kind == "query"
         return np.array([[len(t) + 1.0, t.count(" ") + 1.0, sum(map(ord, t)) % 97 + 1.0] for t in texts],
                         dtype=np.float32)

@@ -253,3 +253,15 @@ def test_gradient_checkpointing_and_cpu_bf16_paths(tmp_path: Path, data_dir: Pat
         torch.testing.assert_close(b[k], a[k], atol=1e-5, rtol=1e-4, msg=k)
     bf16 = train(smoke(tmp_path, *common, "precision=bf16", name="bf16"), export=False)
     assert bf16.steps == 2 and bf16.best_val_loss is not None and np.isfinite(bf16.best_val_loss)
+
+
+def test_precision_auto_differs_by_purpose(monkeypatch):
+    """auto: fp32 for training on a CPU (the recorded runs); for inference bf16 only with native bf16."""
+    from hybrid_ir.modeling import runtime
+
+    cpu = torch.device("cpu")
+    for native in (True, False):
+        monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda native=native: native)
+        assert runtime.resolve_precision("auto", cpu, purpose="training") == "fp32"
+        assert runtime.resolve_precision("auto", cpu, purpose="inference") == ("bf16" if native else "fp32")
+        assert runtime.resolve_precision("fp32", cpu, purpose="inference") == "fp32"

@@ -282,11 +282,14 @@ def live_lareqa(
     from hybrid_ir.data.lareqa import load_lareqa
     from hybrid_ir.env import cache_dir
     from hybrid_ir.evaluation.grid import evaluate_lareqa
+    from hybrid_ir.modeling.runtime import resolve_device, resolve_precision
 
     name = model_name or prof.encoder
     ds = load_lareqa(dataset, prof.eval_languages).sample_questions(prof.max_queries_per_language, seed)
+    # the precision is part of the key: bf16 and fp32 embeddings differ slightly
+    precision = resolve_precision("auto", resolve_device("auto"), purpose="inference")
     key = json.dumps([name, dataset, ds.languages, prof.max_queries_per_language, seed, candidate_text,
-                      prof.max_query_length, prof.max_passage_length])
+                      prof.max_query_length, prof.max_passage_length, precision])
     path = cache_dir() / "embeddings" / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
     start = time.perf_counter()
     if path.is_file() and not Path(name).is_dir():
@@ -299,7 +302,8 @@ def live_lareqa(
         model = BiEncoder.from_pretrained(
             name, max_query_length=prof.max_query_length, max_passage_length=prof.max_passage_length
         )
-        qv, cv = encode_dataset(model, ds, candidate_text, batch_size=prof.encode_batch_size)  # type: ignore[arg-type]
+        qv, cv = encode_dataset(model, ds, candidate_text, batch_size=prof.encode_batch_size,  # type: ignore[arg-type]
+                                precision=precision)
         if not Path(name).is_dir():  # a trained folder may change; cache named models only
             from hybrid_ir.atomic import atomic_path
 

@@ -43,6 +43,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--candidate-text", choices=CANDIDATE_TEXTS, default="sentence",
                         help="with --model: encode the sentence alone or sentence + paragraph")
     parser.add_argument("--batch-size", type=int, default=64, help="with --model: encoding batch size")
+    parser.add_argument("--device", default="auto", metavar="{auto,cpu,cuda,cuda:N}",
+                        help="with --model: where to encode (auto: the GPU when there is one)")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
+                        help="with --model: autocast precision (auto: bf16 on GPUs and on CPUs with native "
+                             "bf16, else fp32; see hybrid_ir.modeling.runtime)")
     parser.add_argument("--languages", nargs="+", help="restrict to these languages")
     parser.add_argument("--data-dir", help="data root (default: $HYBRID_IR_DATA_DIR or download)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -139,6 +144,13 @@ def run(args: argparse.Namespace) -> int:
             check_writable(target, what)  # before any work: never one output written and not the other
     if args.trec_depth < 0:
         raise HybridIRError(f"--trec-depth must be >= 0 (0 = the whole pool), got {args.trec_depth}")
+    from hybrid_ir.modeling.runtime import resolve_device, resolve_precision
+
+    encoding = None
+    if args.model:  # a bad --device / --precision fails before any data is read
+        device = resolve_device(args.device)
+        encoding = {"device": str(device),
+                    "precision": resolve_precision(args.precision, device, purpose="inference")}
     ds = load_lareqa(args.dataset, args.languages, args.data_dir)
     if args.embeddings:
         qv, cv = load_embeddings(args.embeddings, ds)
@@ -149,10 +161,14 @@ def run(args: argparse.Namespace) -> int:
         from hybrid_ir.modeling.biencoder import BiEncoder
 
         model = BiEncoder.from_pretrained(args.model)
+        if not args.quiet:
+            print(f"encoding on {encoding['device']} in {encoding['precision']}", file=sys.stderr)
         qv, cv = encode_dataset(model, ds, args.candidate_text, batch_size=args.batch_size,
-                                show_progress=not args.quiet)
+                                show_progress=not args.quiet, **encoding)
     result = evaluate_lareqa(ds, qv, cv)
     payload = result.to_json()
+    if encoding:
+        payload["encoding"] = encoding
     if args.out:
         write_json(args.out, payload)
     if args.per_query:

@@ -345,7 +345,11 @@ def evaluate_lareqa_model(
     batch_size: int = 64,
     show_progress: bool = False,
     top_k: int = 10,
+    device: str | None = "auto",
+    precision: str = "auto",
 ) -> LareqaResult:
-    """Encode the dataset with ``model`` (:func:`hybrid_ir.evaluation.retrieval.encode_dataset`) and evaluate it."""
-    qv, cv = encode_dataset(model, ds, candidate_text, batch_size=batch_size, show_progress=show_progress)
+    """Encode the dataset with ``model`` (:func:`hybrid_ir.evaluation.retrieval.encode_dataset`, on
+    ``device`` in ``precision``) and evaluate it."""
+    qv, cv = encode_dataset(model, ds, candidate_text, batch_size=batch_size, show_progress=show_progress,
+                            device=device, precision=precision)
     return evaluate_lareqa(ds, qv, cv, top_k=top_k)

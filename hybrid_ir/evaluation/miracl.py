@@ -310,12 +310,16 @@ def evaluate_miracl_model(
     batch_size: int = 64,
     show_progress: bool = False,
     method: str = "exact",
+    device: str | None = "auto",
+    precision: str = "auto",
 ) -> MiraclResult:
-    """Encode the dev queries (``kind="query"``) and the corpus (``kind="passage"``), then evaluate."""
+    """Encode the dev queries (``kind="query"``) and the corpus (``kind="passage"``) on ``device`` in
+    ``precision`` (``auto``: the GPU when there is one), then evaluate."""
     topics = load_topics(lang, data_dir)
     qrels = load_qrels(lang, data_dir)
     qids = list(topics)
+    runtime = {"device": device, "precision": precision}
     qv = model.encode([topics[q] for q in qids], kind="query", batch_size=batch_size,
-                      show_progress=show_progress)
-    pv = model.encode(corpus.texts, kind="passage", batch_size=batch_size, show_progress=show_progress)
+                      show_progress=show_progress, **runtime)
+    pv = model.encode(corpus.texts, kind="passage", batch_size=batch_size, show_progress=show_progress, **runtime)
     return evaluate_miracl(qv, pv, qids, corpus.docids, qrels, lang=lang, method=method)

@@ -39,7 +39,13 @@ class Encoder(Protocol):
     """What :func:`encode_dataset` needs (satisfied by :class:`hybrid_ir.modeling.biencoder.BiEncoder`)."""
 
     def encode(
-        self, texts: Sequence[str], kind: str = ..., batch_size: int = ..., show_progress: bool = ...
+        self,
+        texts: Sequence[str],
+        kind: str = ...,
+        batch_size: int = ...,
+        show_progress: bool = ...,
+        device: str | None = ...,
+        precision: str = ...,
     ) -> np.ndarray: ...
 
 
@@ -347,25 +353,30 @@ def encode_dataset(
     candidate_text: CandidateText = "sentence",
     batch_size: int = 64,
     show_progress: bool = False,
+    device: str | None = "auto",
+    precision: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Encode every question (``kind="query"``) and candidate (``kind="passage"``) of a dataset.
 
     Returns ``(query_vectors (Q, H), candidate_vectors (N, H))`` float32, in dataset order. The
     candidate text is the sentence alone or LAReQA's sentence followed by its paragraph
-    (``candidate_text="sentence+context"``).
+    (``candidate_text="sentence+context"``). ``device`` / ``precision`` go to the model's ``encode``
+    (``auto``: the GPU when there is one; see :mod:`hybrid_ir.modeling.runtime`).
     """
     from hybrid_ir.data.lareqa import CANDIDATE_TEXTS
 
     if candidate_text not in CANDIDATE_TEXTS:
         raise HybridIRError(f"unknown candidate text '{candidate_text}'; choose one of {CANDIDATE_TEXTS}")
+    runtime = {"device": device, "precision": precision}
     qv = model.encode(
-        [q.text for q in ds.questions], kind="query", batch_size=batch_size, show_progress=show_progress
+        [q.text for q in ds.questions], kind="query", batch_size=batch_size, show_progress=show_progress, **runtime
     )
     cv = model.encode(
         [c.text(candidate_text) for c in ds.candidates],
         kind="passage",
         batch_size=batch_size,
         show_progress=show_progress,
+        **runtime,
     )
     qv = as_vectors(qv, "query vectors", rows=len(ds.questions))
     cv = as_vectors(cv, "candidate vectors", rows=len(ds.candidates), dim=qv.shape[1])

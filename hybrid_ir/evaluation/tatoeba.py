@@ -62,19 +62,25 @@ def evaluate_tatoeba_model(
     batch_size: int = 64,
     data_dir: str | None = None,
     show_progress: bool = False,
+    device: str | None = "auto",
+    precision: str = "auto",
 ) -> dict[str, Any]:
     """Tatoeba acc@1 of ``model`` in both directions per language, their means, and the per-pair hits.
 
     Returns ``{"per_language": {lang: {"to_en", "from_en", "mean", "pairs"}}, "summary": {"to_en",
     "from_en", "mean"}, "hits": {lang: {"to_en": [0/1...], "from_en": [...]}}}``; the hits (one per
-    sentence pair) are what the seed-aware tests resample.
+    sentence pair) are what the seed-aware tests resample. ``device`` / ``precision`` go to
+    ``model.encode``.
     """
+    runtime = {"device": device, "precision": precision}
     per_language: dict[str, dict[str, float]] = {}
     hits: dict[str, dict[str, list[int]]] = {}
     for lang in languages:
         pairs = load_tatoeba(lang, data_dir)
-        xv = model.encode(list(pairs.other), kind="query", batch_size=batch_size, show_progress=show_progress)
-        ev = model.encode(list(pairs.english), kind="query", batch_size=batch_size, show_progress=show_progress)
+        xv = model.encode(list(pairs.other), kind="query", batch_size=batch_size, show_progress=show_progress,
+                          **runtime)
+        ev = model.encode(list(pairs.english), kind="query", batch_size=batch_size, show_progress=show_progress,
+                          **runtime)
         to_en, from_en = bitext_hits(xv, ev), bitext_hits(ev, xv)
         per_language[lang] = {
             "to_en": float(to_en.mean()), "from_en": float(from_en.mean()),

@@ -67,6 +67,11 @@ class ExperimentConfig:
     eval_languages: list[str] | None = None
     candidate_text: str = "sentence"
     eval_batch_size: int = 64
+    # Evaluation runs in fp32 unless a config asks otherwise: the recorded experiments were evaluated in
+    # fp32 (run.json's "eval_precision"; runs recorded before the key existed are fp32 too), and
+    # `reproduce` must give their numbers back. "auto" follows hybrid_ir.modeling.runtime.
+    eval_precision: str = "fp32"
+    eval_device: str = "auto"
     profile: str = "cpu"  # base hybrid_ir.training.config profile (or a YAML path)
     train: dict[str, Any] = field(default_factory=dict)  # overrides of the base profile
     strategies: dict[str, dict[str, Any]] = field(
@@ -122,12 +127,14 @@ def load_experiment(path: str | Path) -> ExperimentConfig:
             raise HybridIRError(f"{path}: strategies.{label} must be a mapping of settings")
         train_config(exp, label, exp.seeds[0] if exp.seeds else 0)  # validates the overrides now
     _check_evaluation(path, exp)
+    if exp.eval_precision not in ("auto", "fp32", "bf16", "fp16"):
+        raise HybridIRError(f"{path}: eval_precision must be auto, fp32, bf16 or fp16, got '{exp.eval_precision}'")
     return exp
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "name": (str,), "eval_dataset": (str,), "eval_languages": (list, type(None)), "candidate_text": (str,),
-    "eval_batch_size": (int,), "profile": (str,), "train": (dict,), "strategies": (dict,), "seeds": (list,),
+    "eval_batch_size": (int,), "eval_precision": (str,), "eval_device": (str,), "profile": (str,), "train": (dict,), "strategies": (dict,), "seeds": (list,),
     "baseline": (bool,), "tatoeba": (bool,), "tatoeba_languages": (list, type(None)), "results_dir": (str,),
     "runs_dir": (str,),
 }
@@ -206,6 +213,7 @@ def _run_one(
     from hybrid_ir.data.sources import data_checksums
     from hybrid_ir.evaluation.grid import evaluate_lareqa_model
     from hybrid_ir.modeling.biencoder import BiEncoder
+    from hybrid_ir.modeling.runtime import resolve_device, resolve_precision
 
     t0 = time.perf_counter()
     train_log: Path | None = None
@@ -232,12 +240,16 @@ def _run_one(
         train_log = result.metrics_path
     t1 = time.perf_counter()
     ds = load_lareqa(exp.eval_dataset, exp.eval_languages)
+    device = resolve_device(exp.eval_device)
+    record["eval_device"] = str(device)
+    record["eval_precision"] = resolve_precision(exp.eval_precision, device, purpose="inference")
     res = evaluate_lareqa_model(model, ds, exp.candidate_text, batch_size=exp.eval_batch_size,
-                                show_progress=progress)
+                                show_progress=progress, device=str(device), precision=record["eval_precision"])
     record["eval_seconds"] = round(time.perf_counter() - t1, 1)
     if exp.tatoeba:
         out.mkdir(parents=True, exist_ok=True)
-        record["tatoeba_seconds"] = write_tatoeba(out, model, exp.eval_batch_size, exp.tatoeba_languages)
+        record["tatoeba_seconds"] = write_tatoeba(out, model, exp.eval_batch_size, exp.tatoeba_languages,
+                                                  precision=record["eval_precision"])
     if label != UNTUNED:
         exposure_file = Path(result.output_dir) / "exposure.json"
         if exposure_file.is_file():
@@ -251,14 +263,17 @@ def _run_one(
     return out
 
 
-def write_tatoeba(out: Path, model, batch_size: int = 64, languages: list[str] | None = None) -> float:
-    """Evaluate Tatoeba bitext retrieval and write ``tatoeba.json``; returns the seconds it took."""
+def write_tatoeba(
+    out: Path, model, batch_size: int = 64, languages: list[str] | None = None, precision: str = "fp32"
+) -> float:
+    """Evaluate Tatoeba bitext retrieval (encoded in ``precision``) and write ``tatoeba.json``; returns
+    the seconds it took."""
     from hybrid_ir.data.tatoeba import TATOEBA_LANGUAGES
     from hybrid_ir.evaluation.tatoeba import evaluate_tatoeba_model
 
     t = time.perf_counter()
     langs = languages or list(TATOEBA_LANGUAGES)
-    write_json(out / "tatoeba.json", evaluate_tatoeba_model(model, langs, batch_size=batch_size))
+    write_json(out / "tatoeba.json", evaluate_tatoeba_model(model, langs, batch_size=batch_size, precision=precision))
     return round(time.perf_counter() - t, 1)
 
 
@@ -294,7 +309,7 @@ def backfill(exp: ExperimentConfig, log=print) -> None:
                     log(f"[reproduce] {out}: no tatoeba.json and no model in {model_dir} to evaluate")
                     continue
                 model = BiEncoder.from_pretrained(model_dir)
-            seconds = write_tatoeba(out, model, exp.eval_batch_size, exp.tatoeba_languages)
+            seconds = write_tatoeba(out, model, exp.eval_batch_size, exp.tatoeba_languages, exp.eval_precision)
             log(f"[reproduce] {out}: tatoeba.json ({seconds:.0f} s)")
 
 

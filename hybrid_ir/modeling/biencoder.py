@@ -48,6 +48,7 @@ from hybrid_ir.modeling.encoders import (
     model_init_kwargs,
     tiny_encoder,
 )
+from hybrid_ir.modeling.runtime import autocast_factory, resolve_device, resolve_precision
 from hybrid_ir.modeling.st_folder import (
     ST_POOLINGS,
     DenseStack,
@@ -311,20 +312,28 @@ class BiEncoder(nn.Module):
         kind: Kind,
         batch_size: int = 64,
         show_progress: bool = False,
-        device: str | torch.device | None = None,
+        device: str | torch.device | None = "auto",
+        precision: str = "auto",
     ) -> np.ndarray:
         """Embeddings as float32 numpy (N, H), rows in the order of ``texts``; eval mode, no gradients.
 
         Texts are batched by token length (longest first) so that little padding is computed; the
-        rows are put back in input order. ``device`` moves the model there (it stays there).
+        rows are put back in input order.
+
+        ``device``: ``auto`` keeps a model that is already on a GPU where it is and otherwise moves it
+        to the GPU when there is one; ``cpu`` / ``cuda`` / ``cuda:N`` move it there; ``None`` leaves it
+        where it is. The model stays where it was moved. ``precision``: ``fp32``, ``bf16`` or ``fp16``
+        autocast, or ``auto`` (:func:`hybrid_ir.modeling.runtime.resolve_precision` for inference: bf16
+        on GPUs and on CPUs with native bf16, else fp32). Embeddings come back as float32 either way.
         """
         from tqdm.auto import tqdm
 
         texts = _check_texts(texts)
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise HybridIRError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if device is not None:
-            self.to(device)
+        if device is not None and not (device == "auto" and self.device.type == "cuda"):
+            self.to(resolve_device(device))
+        autocast = autocast_factory(resolve_precision(precision, self.device, purpose="inference"), self.device)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
@@ -344,7 +353,8 @@ class BiEncoder(nn.Module):
                 for start in range(0, len(order), batch_size):
                     rows = order[start : start + batch_size]
                     input_ids, mask = pad_batch([ids[i] for i in rows], self.tokenizer.pad_token_id)
-                    emb = self(input_ids.to(self.device), mask.to(self.device))
+                    with autocast():
+                        emb = self(input_ids.to(self.device), mask.to(self.device))
                     out[rows] = emb.float().cpu().numpy()
                     bar.update(len(rows))
         finally:

@@ -42,7 +42,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -56,6 +55,7 @@ from hybrid_ir.errors import HybridIRError
 from hybrid_ir.locks import FolderLock
 from hybrid_ir.modeling.biencoder import BiEncoder
 from hybrid_ir.modeling.encoders import hf_progress_bars
+from hybrid_ir.modeling.runtime import autocast_factory, resolve_precision
 from hybrid_ir.sampling.batch import Batch
 from hybrid_ir.sampling.sampler import HybridBatchSampler, batch_triplets
 from hybrid_ir.sampling.stats import exposure
@@ -195,27 +195,6 @@ def lr_factor(step: int, warmup: int, total: int, schedule: str = "linear") -> f
     if schedule == "constant":
         return 1.0
     return max(0.0, (total - step) / max(1, total - warmup))
-
-
-def resolve_precision(requested: str, device: torch.device) -> str:
-    """``auto`` -> bf16 on GPUs with native bf16 (compute capability >= 8), fp16 on older GPUs, fp32 on CPU."""
-    if device.type != "cuda":
-        if requested == "fp16":
-            raise HybridIRError("precision fp16 needs a CUDA GPU; use fp32 (or bf16) on the CPU")
-        return "fp32" if requested == "auto" else requested
-    if requested == "auto":
-        major, _ = torch.cuda.get_device_capability(device)
-        return "bf16" if major >= 8 else "fp16"
-    if requested == "bf16" and torch.cuda.get_device_capability(device)[0] < 8:
-        raise HybridIRError("this GPU has no native bf16 (compute capability < 8); use precision fp16 or auto")
-    return requested
-
-
-def autocast_factory(precision: str, device: torch.device) -> Callable[[], contextlib.AbstractContextManager]:
-    if precision == "fp32":
-        return contextlib.nullcontext
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    return partial(torch.autocast, device_type=device.type, dtype=dtype)
 
 
 def make_grad_scaler() -> torch.amp.GradScaler:
