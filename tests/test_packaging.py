@@ -41,3 +41,19 @@ def test_module_entry_point() -> None:
         [sys.executable, "-m", "hybrid_ir", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.startswith("hybrid-ir ")
+
+
+def test_import_hybrid_ir_does_not_need_sentence_transformers() -> None:
+    """sentence-transformers is the optional ``st`` extra: the package and its command line import
+    without it, and the integration says how to install it."""
+    code = (
+        "import sys; sys.modules['sentence_transformers'] = None\n"  # as if it were not installed
+        "import hybrid_ir, hybrid_ir.cli, hybrid_ir.modeling, hybrid_ir.training, hybrid_ir.evaluation\n"
+        "import hybrid_ir.integrations\n"
+        "try:\n"
+        "    import hybrid_ir.integrations.sentence_transformers\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert 'pip install "hybrid-ir[st]"' in out.stdout

@@ -57,6 +57,7 @@ __all__ = [
     "DenseLayer",
     "DenseStack",
     "STFolderSpec",
+    "choose_prompt",
     "extra_pool",
     "read_st_folder",
     "st_folder_for",
@@ -239,6 +240,24 @@ def write_dense_modules(folder: Path, stack: DenseStack, first_idx: int) -> list
 
 
 # ------------------------------------------------------------------------------- the folder
+def choose_prompt(prompts: dict[str, Any], default_prompt_name: str | None, kind: str) -> str | None:
+    """The prompt a ``kind`` of text gets: ``"query"`` for queries, the first non-empty of
+    :data:`PASSAGE_PROMPT_NAMES` for passages, else the default prompt; None when there is none.
+
+    >>> choose_prompt({"query": "q: ", "document": "", "passage": "p: "}, None, "passage")
+    'p: '
+    >>> choose_prompt({"query": None, "s2p": "Retrieve: "}, "s2p", "query")
+    'Retrieve: '
+    """
+    names = ("query",) if kind == "query" else PASSAGE_PROMPT_NAMES
+    for name in names:
+        if prompts.get(name):
+            return prompts[name]
+    if default_prompt_name is not None:
+        return prompts.get(default_prompt_name) or None
+    return None
+
+
 @dataclass(frozen=True)
 class STFolderSpec:
     """What a sentence-transformers folder says about encoding (see the module docstring).
@@ -257,14 +276,8 @@ class STFolderSpec:
     max_seq_length: int | None = None
 
     def prompt_for(self, kind: str) -> str | None:
-        """The prompt sentence-transformers would use for ``kind`` (``query`` / ``passage``), or None."""
-        names = ("query",) if kind == "query" else PASSAGE_PROMPT_NAMES
-        for name in names:
-            if self.prompts.get(name):
-                return self.prompts[name]
-        if self.default_prompt_name is not None:
-            return self.prompts.get(self.default_prompt_name) or None
-        return None
+        """The prompt for ``kind`` (``query`` / ``passage``) by :func:`choose_prompt`, or None."""
+        return choose_prompt(self.prompts, self.default_prompt_name, kind)
 
     def encoder_settings(self, family: dict[str, Any] | None = None) -> dict[str, Any]:
         """:class:`~hybrid_ir.modeling.biencoder.EncoderConfig` fields: pooling, prefixes, normalize.
