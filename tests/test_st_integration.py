@@ -8,6 +8,7 @@ the trainer's token ids tells which (example, query language, passage language) 
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -317,3 +318,47 @@ def test_evaluator_reports_the_package_evaluation_of_the_same_embeddings(tmp_pat
     assert csv_text[0].startswith("epoch,steps,mono_map") and csv_text[1].startswith("1,7,")
     with pytest.raises(HybridIRError, match="unknown candidate text"):
         LareqaEvaluator(lareqa, candidate_text="paragraph")
+
+
+def _accelerate_worker(rank: int, world: int, port: int, out: str) -> None:
+    """One process of a real 2-process (gloo) run: accelerate prepares the loader as the trainer does."""
+    import json
+    import os
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    import torch
+    from accelerate import Accelerator
+    from torch.utils.data import DataLoader
+
+    torch.set_num_threads(1)
+    accelerator = Accelerator(cpu=True)
+    accelerator.even_batches = False  # what SentenceTransformerTrainer sets for training
+    rows = triplet_dataset(toy_sets())
+    index = list(range(len(rows)))
+    factory = hybrid_batch_sampler(rows, strategy="hybrid", alpha=0.5, seed=5, batches_per_epoch=10)
+    sampler = factory(index, batch_size=B, seed=0)  # num_processes read from the running state
+    loader = accelerator.prepare(DataLoader(index, batch_sampler=sampler, collate_fn=list))
+    loader.set_epoch(0)
+    batches = [[int(x) for x in b] for b in loader]
+    with open(f"{out}.{rank}.json", "w") as f:
+        json.dump({"num_processes": sampler.num_processes, "batches": batches}, f)
+    accelerator.end_training()
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_train_on_slices_of_one_batch(tmp_path):
+    import json
+
+    import torch.multiprocessing as mp
+    from test_distributed import free_port
+
+    out = str(tmp_path / "shards")
+    mp.spawn(_accelerate_worker, args=(2, free_port(), out), nprocs=2, join=True)
+    got = [json.loads(Path(f"{out}.{r}.json").read_text()) for r in range(2)]
+    assert [g["num_processes"] for g in got] == [2, 2]  # detected from accelerate's state
+    sets = toy_sets()
+    rows = triplet_dataset(sets)
+    single = list(HybridBatchSampler(sets, 2 * B, strategy="hybrid", alpha=0.5, seed=5, batches_per_epoch=10))
+    assert [got[0]["batches"][s] + got[1]["batches"][s] for s in range(len(single))] == \
+        [[rows.row(item) for item in batch.items] for batch in single]
