@@ -36,6 +36,7 @@ Example (a notebook)::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import sys
@@ -141,7 +142,12 @@ def set_dropout(model: torch.nn.Module, p: float) -> None:
 
 
 def load_data(cfg: TrainConfig) -> tuple[list[TrainingSet], list[TrainingSet], list[str]]:
-    """Training sets, validation sets (held-out articles) and the data files used (for checksums)."""
+    """Training sets, validation sets (held-out articles / groups) and the evaluation files read to
+    remove shared articles (for checksums; each training set records its own files in ``.files``).
+
+    Every ``cfg.datasets`` entry goes through :func:`hybrid_ir.data.examples.load_training_set`
+    (LAReQA names, ``mmarco``, files of your own, ``hf:`` datasets); ``train_subset`` caps each set
+    (mMARCO streams only that many queries)."""
     from hybrid_ir.data.examples import load_training_set, split_by_article
     from hybrid_ir.data.lareqa import dataset_files
 
@@ -150,12 +156,10 @@ def load_data(cfg: TrainConfig) -> tuple[list[TrainingSet], list[TrainingSet], l
         ts = load_training_set(
             name, languages=cfg.languages, exclude_overlap_with=cfg.exclude_overlap_with,
             seed=cfg.seed, candidate_text=cfg.candidate_text, data_dir=cfg.data_dir,  # type: ignore[arg-type]
+            strategy=cfg.strategy, max_examples=cfg.train_subset,
         )
-        files += dataset_files(name, cfg.languages)
         for other in cfg.exclude_overlap_with:
             files += dataset_files(other)
-        if cfg.train_subset:
-            ts = ts.subset(cfg.train_subset)
         train, val = split_by_article(ts, cfg.validation_fraction, seed=cfg.seed)
         train_sets.append(train)
         if len(val):
@@ -405,6 +409,8 @@ def train(
         export: write the final model to ``<output_dir>/model``.
     """
     cfg = config.validate()
+    if train_sets is not None:  # the run records the data it trains on, not the profile's datasets
+        cfg = describe_sets(cfg, train_sets)
     out = Path(cfg.output_dir).expanduser().resolve()
     is_main = dist_utils.init_distributed(cfg.device).is_main
     with FolderLock(out, "run folder") if is_main else contextlib.nullcontext(), hf_progress_bars(cfg.progress):
@@ -424,6 +430,13 @@ def train(
         if stopped == "interrupted":
             return _result(run, None, stopped)
         return finish(run, stopped, export=export)
+
+
+def describe_sets(cfg: TrainConfig, train_sets: Sequence[TrainingSet]) -> TrainConfig:
+    """``cfg`` with ``datasets`` / ``languages`` naming the given in-memory training sets (what the
+    run's ``config.yaml``, config hash and exported metadata then record)."""
+    languages = sorted({lang for ts in train_sets for lang in ts.languages})
+    return dataclasses.replace(cfg, datasets=[ts.name for ts in train_sets], languages=languages)
 
 
 def train_loop(run: Run, stop_after: int | None = None) -> str:
@@ -791,7 +804,14 @@ def _export(run: Run, stopped: str) -> Path | None:
     extra = {
         "training_config": cfg.to_dict(),
         "config_hash": run.chash,
-        "data_checksums": data_checksums(run.data_files, cfg.data_dir) if run.data_files else {},
+        "data_checksums": {
+            **{path: digest for ts in run.train_sets for path, digest in ts.files.items()},
+            **(data_checksums(run.data_files, cfg.data_dir) if run.data_files else {}),
+        },
+        "training_data": [
+            {"name": ts.name, "examples": len(ts), "languages": list(ts.languages), "files": dict(ts.files)}
+            for ts in run.train_sets
+        ],
         "exported_step": step,
         "steps": p.step,
         "best_val_loss": p.best_val,
