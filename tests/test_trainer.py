@@ -265,3 +265,16 @@ def test_precision_auto_differs_by_purpose(monkeypatch):
         assert runtime.resolve_precision("auto", cpu, purpose="training") == "fp32"
         assert runtime.resolve_precision("auto", cpu, purpose="inference") == ("bf16" if native else "fp32")
         assert runtime.resolve_precision("fp32", cpu, purpose="inference") == "fp32"
+
+
+def test_resolve_device_names_a_missing_gpu_index(monkeypatch):
+    """cuda:7 on a one-GPU machine is a one-line error (seen on an H100 machine: a traceback before)."""
+    from hybrid_ir.modeling import runtime
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert runtime.resolve_device("cuda:0") == torch.device("cuda:0")
+    with pytest.raises(HybridIRError, match="has 1 CUDA GPU"):
+        runtime.resolve_device("cuda:7")
+    with pytest.raises(HybridIRError, match="unknown device"):
+        runtime.resolve_device("gpu")

@@ -77,9 +77,14 @@ def resolve_device(requested: str | torch.device | None = "auto") -> torch.devic
         if not torch.cuda.is_available():
             raise HybridIRError(f"device '{name}' asked for, but torch sees no CUDA GPU here; use auto or cpu")
         try:
-            return torch.device(name)
+            device = torch.device(name)
         except RuntimeError as exc:
             raise HybridIRError(f"device '{name}' is not a valid torch device: {exc}") from None
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise HybridIRError(f"device '{name}' asked for, but this machine has {count} CUDA GPU(s): "
+                                f"cuda:0 to cuda:{count - 1}")
+        return device
     raise HybridIRError(f"unknown device '{requested}'; choose auto, cpu, cuda or cuda:N")
 
 
