@@ -27,6 +27,7 @@ def test_chapter_list() -> None:
     assert CHAPTERS == [
         "01_data", "02_batch_strategies", "03_training", "04_evaluation",
         "05_language_bias", "06_miracl", "07_choosing_alpha", "08_reproduction",
+        "09_sentence_transformers",
     ]
 
 
@@ -138,3 +139,23 @@ def test_reproduction_chapter_matches_results(tmp_path_factory: pytest.TempPathF
     if seed_folders(rerun, "hybrid"):
         expected = compare_runs(seed_folders(main, "hybrid")[0], seed_folders(rerun, "hybrid")[0])
         assert rec["rerun"] == pytest.approx(expected["max_abs_diff"].to_dict())
+
+
+def test_sentence_transformers_numbers(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> None:
+    """Chapter 9: the rows, the batches its trainer consumed and its evaluator's numbers."""
+    from hybrid_ir.book.chapters import get_profile
+    from hybrid_ir.data.examples import load_training_set
+    from hybrid_ir.sampling import HybridBatchSampler
+
+    _, rec = chapter("09_sentence_transformers", tmp_path_factory)
+    ci = get_profile("ci")
+    train = load_training_set("mlqa-r", exclude_overlap_with=["xquad-r"]).subset(ci.train_examples)
+    assert rec["rows"] == sum(len(ex.by_lang) ** 2 for ex in train.examples)
+    sampler = HybridBatchSampler(train, ci.batch_size, strategy="hybrid", alpha=0.5, seed=0)
+    types = []
+    for epoch in range(rec["epochs"]):
+        sampler.set_epoch(epoch)
+        types += [b.type for b in sampler]
+    assert rec["consumed_types"] == types[: ci.train_steps]
+    assert set(rec["after"]) == set(rec["before"]) >= {"mono_map", "cross_map", "multi_map", "rank_distance"}
+    assert rec["biencoder_vs_evaluator_max_diff"] < 1e-3  # hybrid_ir reads the trained folder back
