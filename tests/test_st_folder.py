@@ -255,3 +255,36 @@ def test_family_prefixes_apply_when_the_folder_has_no_prompts(tmp_path):
     enc = BiEncoder.from_pretrained(folder)
     assert (enc.config.max_query_length, enc.config.max_passage_length) == (20, 20)
     assert BiEncoder.from_pretrained(folder, max_passage_length=40).config.max_passage_length == 40
+
+
+@pytest.mark.slow
+def test_hub_name_in_the_local_cache_keeps_its_dense_layer(tmp_path):
+    """A sentence-transformers model loaded by Hub name (offline, from the Hugging Face cache) reads
+    its modules too: the LaBSE case, where a Hub name used to lose the Dense pooler."""
+    import os
+    import subprocess
+    import sys
+
+    hf = tiny_bert_folder(tmp_path / "hf", seed=7, pooler=True)
+    model = st_model(hf, pooling="cls", dense=[Dense(16, 16)], normalize=True)
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "cache" / "models--someone--labse-tiny"
+    model.save(str(repo / "snapshots" / commit))
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    expected = model.encode(TEXTS, convert_to_numpy=True)
+    np.save(tmp_path / "expected.npy", expected)
+    code = (
+        "import numpy as np, torch\n"
+        "from hybrid_ir.modeling.biencoder import BiEncoder\n"
+        "enc = BiEncoder.from_pretrained('someone/labse-tiny').eval()\n"
+        "assert enc.projection is not None and enc.config.pooling == 'cls', enc.config\n"
+        "with torch.no_grad():\n"
+        f"    got = enc.embed({TEXTS!r}, 'passage').numpy()\n"
+        f"np.testing.assert_allclose(got, np.load({str(tmp_path / 'expected.npy')!r}), atol=1e-5)\n"
+        "print('ok')\n"
+    )
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1",
+           "TRANSFORMERS_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
