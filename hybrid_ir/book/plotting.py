@@ -37,14 +37,25 @@ STRATEGY_LABELS: dict[str, str] = {
 }
 
 
+#: Width of the book's text column at a 1280-pixel window (about 776 px), in inches at the 110 dpi
+#: of the figures: a figure this wide is shown at its own size, so its fonts read as set. Keep at
+#: most two panels side by side at this width (``figsize=(PAGE_WIDTH, h)``).
+PAGE_WIDTH = 7.0
+
+
 def use_style() -> None:
-    """The book's seaborn theme (white grid, larger fonts, 150 dpi figures)."""
-    sns.set_theme(style="whitegrid", context="notebook", font_scale=1.05)
+    """The book's seaborn theme: white grid, fonts sized for the text column, 110 dpi figures.
+
+    Figures carry no title: the caption under the figure in the book says what it shows (panel
+    labels of a multi-panel figure are fine).
+    """
+    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.9)
     plt.rcParams.update(
         {
             "figure.dpi": 110,
             "savefig.dpi": 150,
-            "figure.figsize": (7.5, 4.2),
+            "figure.figsize": (PAGE_WIDTH, 3.8),
+            "axes.titlesize": "medium",
             "axes.titleweight": "bold",
             "axes.spines.top": False,
             "axes.spines.right": False,
@@ -90,11 +101,19 @@ def pair_heatmap(
         cbar_kws={"label": cbar_label, "shrink": 0.8},
         annot_kws={"size": 8},
     )
-    ax.set_xlabel(matrix.columns.name or "candidate (passage) language")
-    ax.set_ylabel(matrix.index.name or "query language")
+    ax.set_xlabel(_axis_label(matrix.columns.name, "candidate (passage) language"))
+    ax.set_ylabel(_axis_label(matrix.index.name, "query language"))
     if title:
         ax.set_title(title)
     return ax
+
+
+def _axis_label(name: str | None, default: str) -> str:
+    """An axis label from a column name: ``query_lang`` -> ``query language``."""
+    if not name:
+        return default
+    words = ["language" if w == "lang" else w for w in str(name).split("_")]
+    return " ".join(words)
 
 
 def count_heatmap(counts: pd.DataFrame, ax: plt.Axes | None = None, *, title: str = "") -> plt.Axes:

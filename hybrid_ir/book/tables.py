@@ -1,0 +1,141 @@
+"""Tables for the book's pages: readable headers, rounded numbers, no ``NaN`` or ``0.0`` seeds.
+
+The chapters compute with the package's column names (``mono_map``, ``rank_distance``) and show
+tables through :func:`readable`, which renames columns, index names and strategy labels for a
+reader and formats every number as text with a fixed number of digits (so a column of mAP values
+lines up, a seed is ``1`` and not ``1.0``, and a missing value is a dash).
+
+Example::
+
+    >>> import pandas as pd
+    >>> runs = pd.DataFrame({"strategy": ["untuned", "hybrid"], "seed": [None, 1.0],
+    ...                      "mono_map": [0.78401, 0.80031], "rank_distance": [1385.52, 382.24]})
+    >>> readable(runs.set_index(["strategy", "seed"])).reset_index().to_dict(orient="records")
+    [{'strategy': 'untuned', 'seed': '–', 'mono mAP': '0.784', 'rank distance': '1,386'}, {'strategy': 'hybrid', 'seed': '1', 'mono mAP': '0.800', 'rank distance': '382'}]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import pandas as pd
+
+from hybrid_ir.book.plotting import STRATEGY_LABELS
+
+#: Column names of the package's frames and how the book prints them.
+LABELS: dict[str, str] = {
+    "mono_map": "mono mAP",
+    "cross_map": "cross mAP",
+    "multi_map": "multi mAP",
+    "mono_ap": "mono AP",
+    "cross_ap": "cross AP",
+    "multi_ap": "multi AP",
+    "mono_r1": "mono R@1",
+    "cross_r1": "cross R@1",
+    "multi_r10": "multi R@10",
+    "rank_distance": "rank distance",
+    "p_value": "p",
+    "p_holm": "p (Holm)",
+    "ci_low": "CI low",
+    "ci_high": "CI high",
+    "train_seconds": "training (s)",
+    "eval_seconds": "evaluation (s)",
+    "lang": "language",
+    "init": "encoder",
+    "xlmr": "XLM-R",
+    "labse": "LaBSE",
+}
+
+#: Digits after the decimal point by column (after renaming); other float columns get ``digits``.
+DIGITS: dict[str, int] = {"rank distance": 0, "training (s)": 0, "evaluation (s)": 0}
+
+DASH = "–"
+
+
+def label(name: object) -> object:
+    """The printed form of a column, index or strategy name (``mono_map`` -> ``mono mAP``,
+    ``x-x-mono`` -> ``X-X-mono``, ``train_subset`` -> ``train subset``); others unchanged."""
+    if not isinstance(name, str):
+        return name
+    if name in LABELS:
+        return LABELS[name]
+    if name in STRATEGY_LABELS:
+        return STRATEGY_LABELS[name]
+    return name.replace("_", " ")
+
+
+def number(value: object, digits: int = 3, *, signed: bool = False) -> str:
+    """A number as the book prints it: fixed digits, thousands separators, integers without a
+    decimal point, a dash for a missing value.
+
+    >>> number(0.70114), number(1385.5, 0), number(2.0), number(float("nan")), number(0.01, signed=True)
+    ('0.701', '1,386', '2', '–', '+0.010')
+
+    A whole float prints as an integer (seeds and counts stored as floats); so does an mAP of
+    exactly 1.0, which is rare and still reads correctly.
+    """
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return DASH
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer() and not signed:
+        value = int(value)  # a seed, count or step stored as a float (its column had a gap)
+    if isinstance(value, int):
+        return f"{value:+,d}" if signed else f"{value:,d}"
+    if isinstance(value, float):
+        return f"{value:+,.{digits}f}" if signed else f"{value:,.{digits}f}"
+    return str(value)
+
+
+def p_text(p: float) -> str:
+    """A p-value: ``< 0.001`` below one in a thousand, otherwise three decimals."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return DASH
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def readable(
+    frame: pd.DataFrame,
+    digits: int = 3,
+    column_digits: Mapping[str, int] | None = None,
+    *,
+    signed: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """``frame`` renamed for a reader (:func:`label`) with every value formatted (:func:`number`).
+
+    ``column_digits`` overrides :data:`DIGITS` by (renamed) column; columns named in ``signed``
+    print a sign (differences). Columns named ``p``/``p (Holm)`` print as :func:`p_text`.
+    """
+    out = frame.copy()
+    out = out.rename(columns=label, index=label)
+    out.columns = out.columns.set_names([label(n) for n in out.columns.names])
+    out.index = out.index.set_names([label(n) for n in out.index.names])
+    if isinstance(out.columns, pd.MultiIndex):
+        out.columns = pd.MultiIndex.from_tuples([tuple(label(x) for x in t) for t in out.columns],
+                                                names=out.columns.names)
+    if isinstance(out.index, pd.MultiIndex):
+        out.index = pd.MultiIndex.from_tuples(
+            [tuple(number(x, 0) if isinstance(x, float) else label(x) for x in t) for t in out.index],
+            names=out.index.names,
+        )
+    else:
+        out.index = pd.Index([number(x, 0) if isinstance(x, float) else label(x) for x in out.index],
+                             name=out.index.name)
+    wanted = {**DIGITS, **(column_digits or {})}
+    for col in out.columns:
+        name = col[-1] if isinstance(col, tuple) else col
+        top = col[0] if isinstance(col, tuple) else col
+        k = wanted.get(name, wanted.get(top, digits))
+        if name in ("p", "p (Holm)"):
+            out[col] = [p_text(v) for v in out[col]]
+        else:
+            sign = name in signed or top in signed
+            out[col] = [number(_python(v), k, signed=sign) for v in out[col]]
+    return out
+
+
+def _python(value: object) -> object:
+    """numpy scalars as Python numbers (``np.int64(59)`` -> ``59``)."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) and not isinstance(value, (str, bytes)) else value
