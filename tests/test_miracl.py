@@ -151,3 +151,43 @@ def test_model_evaluation_with_a_stand_in(fixture_corpus, data_dir):
                 if any(g > 0 and d in present for d, g in fixture_corpus["qrels"].get(q, {}).items())]
     assert res.query_ids == expected and len(expected) >= 29
     assert ((res.ndcg >= 0) & (res.ndcg <= 1)).all()
+
+
+def test_online_corpus_streams_the_pinned_revision_and_stops_at_the_limit(monkeypatch, tmp_path):
+    """The Hub path reads miracl-corpus at the pinned commit as a stream and pulls only `limit` rows.
+
+    The Hub is replaced by a local folder in the published layout (``miracl-corpus-v1.0-<lang>/
+    docs-<i>.jsonl.gz``) read by the real ``datasets`` JSON streaming loader.
+    """
+    import gzip
+    import json
+
+    import datasets
+
+    from hybrid_ir.evaluation import miracl
+
+    folder = tmp_path / "miracl-corpus-v1.0-sw"
+    folder.mkdir()
+    for shard in range(2):
+        with gzip.open(folder / f"docs-{shard}.jsonl.gz", "wt", encoding="utf-8") as f:
+            for i in range(50):
+                f.write(json.dumps({"docid": f"{shard}{i}#0", "title": "T", "text": f"kifungu {shard}-{i}"}) + "\n")
+    calls, pulled = [], []
+    real_load = datasets.load_dataset
+
+    def fake_load(kind, data_files, split, streaming=False):
+        calls.append((kind, data_files, split, streaming))
+        prefix = f"hf://datasets/{miracl.HF_CORPUS}@{miracl.MIRACL_CORPUS_REVISION}/"
+        assert data_files.startswith(prefix)
+        local = str(tmp_path / data_files[len(prefix):])
+        for row in real_load(kind, data_files=local, split=split, streaming=streaming):
+            pulled.append(row["docid"])
+            yield row
+
+    monkeypatch.setattr(miracl, "hub_offline", lambda: False)
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    corpus = load_corpus_hf("sw", limit=7)
+    assert len(corpus) == 7 and corpus.texts[0].startswith("T kifungu")
+    assert calls == [("json", calls[0][1], "train", True)]
+    assert len(pulled) == 7  # the stream was not read beyond the limit
+    assert miracl.MIRACL_CORPUS_REVISION in corpus.source and len(miracl.MIRACL_CORPUS_REVISION) == 40

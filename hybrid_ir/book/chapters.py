@@ -12,6 +12,16 @@ chapter prints which and why). papermill overrides it (``make book`` passes ``ci
 - ``colab``: a Colab GPU runtime: the Hub model, full sets, GPU-sized batches;
 - ``colab-cpu``: a Colab runtime without a GPU: the Hub model with the ``default`` sizes.
 
+**Colab rehearsal.** With ``HYBRID_IR_COLAB_REHEARSAL`` set to a local model folder, the two Colab
+profiles keep their code path (the Hub-model profile, its training base ``colab-gpu``, precision
+``auto``) but use that folder instead of the Hub name and tiny sizes, so that CI can execute a
+chapter through them on a CPU, offline, in a fresh environment that holds only the package's declared
+dependencies (``.ci/run``; :func:`rehearsal`).
+
+The live training runs of the chapters are built by :func:`live_train_config`, which trains exactly
+the profile's ``train_steps`` (no epoch cap, no early stop), so the number a chapter states is the
+number it trains.
+
 Numbers a chapter states in its text are recorded with :class:`Recorder`; tests read them back and
 check them against the package's own computation.
 """
@@ -98,6 +108,60 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+#: Environment variable naming a local model folder: see "Colab rehearsal" in the module docstring.
+REHEARSAL_ENV = "HYBRID_IR_COLAB_REHEARSAL"
+
+
+def rehearsal(prof: Profile) -> Profile:
+    """``prof`` unchanged, or, for a Colab profile while :data:`REHEARSAL_ENV` names a folder, the same
+    profile with that folder as its encoders and tiny sizes (3 languages, 20 queries each, 64
+    training examples, 4 steps of 8 triplets)."""
+    folder = os.environ.get(REHEARSAL_ENV)
+    if not folder or not prof.name.startswith("colab"):
+        return prof
+    if not Path(folder).is_dir():
+        raise HybridIRError(f"{REHEARSAL_ENV}={folder}: not a model folder")
+    from dataclasses import replace
+
+    return replace(
+        prof, encoder=folder, train_encoder=folder, eval_languages=("en", "de", "zh"), max_queries_per_language=20,
+        train_examples=64, train_steps=4, batch_size=8, encode_batch_size=32,
+        description=f"{prof.description} [REHEARSAL: {folder}, tiny sizes, CPU]",
+    )
+
+
+def live_train_config(prof: Profile, seed: int, output_dir: str, overrides: list[str] | None = None):
+    """The :class:`~hybrid_ir.training.config.TrainConfig` of a chapter's live training run.
+
+    Base profile by encoder (``smoke`` for the tiny model, ``cpu`` for the offline
+    multilingual-e5-small, ``colab-gpu`` for a Hub or local model), then the chapter profile's model,
+    batch size and lengths, and exactly ``prof.train_steps`` optimiser steps: ``epochs`` is set high
+    enough and early stopping is off, so that no epoch cap or early stop shortens the run. ``overrides``
+    (``key=value``) come last (e.g. the strategy).
+    """
+    from hybrid_ir.training.config import load_config
+
+    tiny = prof.train_encoder == "tiny"
+    base = {"tiny": "smoke", "offline-e5-small": "cpu"}.get(prof.train_encoder, "colab-gpu")
+    settings = [
+        f"model={prof.train_encoder}",
+        f"batch_size={prof.batch_size}",
+        f"max_steps={prof.train_steps}",
+        "epochs=100000",
+        "early_stopping_patience=0",
+        f"max_query_length={32 if tiny else prof.max_query_length}",
+        f"max_passage_length={48 if tiny else prof.max_passage_length}",
+        f"eval_every={max(5, prof.train_steps // 6)}",
+        f"log_every={max(1, prof.train_steps // 30)}",
+        "progress=false",
+        f"seed={seed}",
+        "languages=none",
+        f"train_subset={prof.train_examples or 0}",
+        f"output_dir={output_dir}",
+    ]
+    return load_config(base, [*settings, *(overrides or [])])
+
+
 def _has_gpu() -> bool:
     try:
         import torch
@@ -117,9 +181,10 @@ def resolve_profile(name: str) -> tuple[Profile, str]:
     else:
         why = "asked for"
     try:
-        return PROFILES[name], why
+        prof = PROFILES[name]
     except KeyError:
         raise HybridIRError(f"unknown profile '{name}'; choose one of {sorted(PROFILES)} or 'auto'") from None
+    return rehearsal(prof), why
 
 
 def get_profile(name: str) -> Profile:
@@ -164,6 +229,9 @@ def setup_notebook(profile: str = "auto", seed: int = 0) -> Profile:
         pass
     use_style()
     print(f"profile '{prof.name}' ({why}): {prof.description}")
+    print(f"  live training: {prof.train_steps} steps of {prof.batch_size} triplets with '{prof.train_encoder}'; "
+          f"live evaluation: '{prof.encoder}' on {len(prof.eval_languages) if prof.eval_languages else 'all'} "
+          f"languages, {prof.max_queries_per_language or 'all'} questions each")
     return prof
 
 

@@ -27,6 +27,7 @@ outside it rank ``inf`` (HNSW/IVF are approximate).
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -61,6 +62,10 @@ DEV_LANGUAGES: tuple[str, ...] = (
     "yo", "zh",
 )
 HF_CORPUS = "miracl/miracl-corpus"
+#: The commit of ``miracl/miracl-corpus`` the online path reads (never the moving ``main``). Taken from
+#: public projects that pin the same commit; the Hub is unreachable where this package is developed,
+#: so it was not re-checked from here.
+MIRACL_CORPUS_REVISION = "d921ec7e349ce0d28daf30b2da9da5ee698bef0d"
 METHODS: tuple[str, ...] = ("exact", "flat", "hnsw", "ivf")
 
 
@@ -148,9 +153,9 @@ class Corpus:
     def from_records(cls, records: Iterable[dict[str, Any]], lang: str = "", source: str = "",
                      limit: int | None = None) -> Corpus:
         docids, texts = [], []
+        if limit is not None:  # stop pulling from a stream at the limit (nothing more is downloaded)
+            records = itertools.islice(records, limit)
         for i, rec in enumerate(records):
-            if limit is not None and i >= limit:
-                break
             try:
                 docids.append(str(rec["docid"]))
                 texts.append(passage_text(rec.get("title", ""), rec["text"]))
@@ -178,10 +183,13 @@ def read_corpus_jsonl(path: str | Path, lang: str = "", limit: int | None = None
     return Corpus.from_records(records(), lang, str(path), limit)
 
 
-def load_corpus_hf(lang: str, revision: str = "main", limit: int | None = None) -> Corpus:
+def load_corpus_hf(lang: str, revision: str = MIRACL_CORPUS_REVISION, limit: int | None = None) -> Corpus:
     """The MIRACL passages of a language from the Hugging Face Hub (needs ``datasets`` and internet).
 
-    Raises at once when the Hub is switched off (``HF_HUB_OFFLINE`` / ``TRANSFORMERS_OFFLINE``).
+    The files are read at the pinned ``revision`` as a **stream**: with ``limit`` only the first
+    ``limit`` passages (in the order of the shard files) are downloaded and parsed, not the whole
+    corpus. No dataset script runs (the JSON-lines files are read directly). Raises at once when the
+    Hub is switched off (``HF_HUB_OFFLINE`` / ``TRANSFORMERS_OFFLINE``).
     """
     _check_lang(lang)
     if hub_offline():
@@ -195,10 +203,10 @@ def load_corpus_hf(lang: str, revision: str = "main", limit: int | None = None) 
         raise HybridIRError("the online MIRACL corpus needs the 'datasets' package") from exc
     files = f"hf://datasets/{HF_CORPUS}@{revision}/miracl-corpus-v1.0-{lang}/docs-*.jsonl.gz"
     try:
-        ds = datasets.load_dataset("json", data_files=files, split="train")
+        stream = datasets.load_dataset("json", data_files=files, split="train", streaming=True)
     except Exception as exc:  # network, missing files, ...
         raise HybridIRError(f"could not load {files}: {exc}") from exc
-    return Corpus.from_records(ds, lang, f"{HF_CORPUS}:{lang}@{revision}", limit)
+    return Corpus.from_records(stream, lang, f"{HF_CORPUS}:{lang}@{revision}", limit)
 
 
 def load_corpus(lang: str, source: str | Path | None = None, limit: int | None = None) -> Corpus:
