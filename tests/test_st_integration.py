@@ -309,10 +309,10 @@ def test_evaluator_reports_the_package_evaluation_of_the_same_embeddings(tmp_pat
     with torch.no_grad():  # embed: fp32, no autocast
         bq = enc.embed([q.text for q in lareqa.questions], "query").numpy()
         bc = enc.embed([c.sentence for c in lareqa.candidates], "passage").numpy()
+    # (the same vectors up to float rounding; a random tiny model has near-ties, so its ranks may
+    # differ by a swap: the numbers are compared on identical embeddings above)
     np.testing.assert_allclose(bq, qv, atol=1e-5)
-    ours = evaluate_lareqa(lareqa, bq, bc).per_language_table().loc["Mean"]
-    for key in ("mono_map", "cross_map", "multi_map"):
-        assert ours[key] == pytest.approx(float(table[key]), abs=0.02)
+    np.testing.assert_allclose(bc, cv, atol=1e-5)
 
     csv_text = (tmp_path / "eval" / "lareqa_toy-lareqa_results.csv").read_text().splitlines()
     assert csv_text[0].startswith("epoch,steps,mono_map") and csv_text[1].startswith("1,7,")
