@@ -49,7 +49,7 @@ __all__ = ["COLUMNS", "TripletRows", "column_prompts", "triplet_dataset"]
 COLUMNS: tuple[str, ...] = ("anchor", "positive", "negative")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class TripletRows:
     """A ``datasets.Dataset`` of triplet rows and the index from (set, example, languages) to a row.
 
@@ -71,6 +71,10 @@ class TripletRows:
 
     def __len__(self) -> int:
         return int(self.dataset.num_rows)
+
+    def __repr__(self) -> str:  # short: it shows up in the trainer's arguments and model cards
+        names = [ts.name for ts in self.sets]
+        return f"TripletRows(rows={len(self)}, sets={names}, columns={self.dataset.column_names})"
 
     @property
     def has_negatives(self) -> bool:
