@@ -11,6 +11,10 @@ Steps (``make book`` runs this):
 
 A chapter that fails keeps its partly executed copy in ``_build/src/notebooks`` for inspection and
 the build exits non-zero. Timings per chapter go to ``_build/execution.json``.
+
+While editing one chapter, ``--only 04_evaluation --reuse`` executes that chapter and keeps the
+executed copies of the others from the previous build (when newer than their source); the browser
+tests (``tests/test_book_html.py``) then check the rendered pages.
 """
 
 from __future__ import annotations

@@ -61,13 +61,12 @@ def glue_bundle(name: str, value: Any, display: bool = False) -> tuple[dict, dic
     return {prefix + k: v for k, v in bundle.items()}, metadata
 
 
-def glue(name: str, value: Any, display: bool = False) -> Any:
+def glue(name: str, value: Any, display: bool = False) -> None:
     """Record ``value`` under ``name`` for ``{glue:text}`` / ``{glue:md}`` in the chapter's text.
 
-    Returns the (converted) value, so ``x = glue("x", compute())`` both records and keeps it.
+    Returns nothing, so a ``glue(...)`` that ends a cell adds no output of its own.
     """
     from IPython.display import display as ipy_display
 
     bundle, metadata = glue_bundle(name, value, display)
     ipy_display(bundle, raw=True, metadata=metadata)
-    return plain(value)

@@ -101,6 +101,7 @@ def pair_heatmap(
         cbar_kws={"label": cbar_label, "shrink": 0.8},
         annot_kws={"size": 8},
     )
+    ax.tick_params(axis="y", rotation=0)  # language codes read horizontally
     ax.set_xlabel(_axis_label(matrix.columns.name, "candidate (passage) language"))
     ax.set_ylabel(_axis_label(matrix.index.name, "query language"))
     if title:
