@@ -113,3 +113,51 @@ def test_auto_profile_says_which_and_why(monkeypatch, colab: bool, gpu: bool, ex
     profile, why = chapters.resolve_profile("auto")
     assert profile.name == expected and why.startswith("auto:")
     assert chapters.resolve_profile("ci") == (chapters.PROFILES["ci"], "asked for")
+
+
+@pytest.mark.parametrize("name", ["ci", "default", "colab", "colab-cpu"])
+def test_live_training_trains_exactly_the_stated_steps(name: str, tmp_path) -> None:
+    """The default profile states 64 steps; an epoch of its data holds ~30 batches of 32, so the
+    chapters' configs must not let `epochs` or early stopping cut the run short."""
+    from hybrid_ir.book import chapters
+    from hybrid_ir.data.examples import load_training_set
+
+    prof = chapters.PROFILES[name]
+    cfg = chapters.live_train_config(prof, 0, str(tmp_path / "run"), ["strategy=mono"])
+    assert (cfg.max_steps, cfg.batch_size, cfg.strategy) == (prof.train_steps, prof.batch_size, "mono")
+    assert cfg.early_stopping_patience == 0
+    ts = load_training_set("mlqa-r", exclude_overlap_with=["xquad-r"], seed=0)
+    n_examples = min(len(ts.examples), prof.train_examples or len(ts.examples))
+    batches_per_epoch = n_examples // prof.batch_size
+    assert cfg.epochs * batches_per_epoch >= prof.train_steps  # epochs never bind
+
+
+def test_colab_rehearsal_swaps_the_model_and_sizes_only_for_colab(monkeypatch, tmp_path) -> None:
+    from hybrid_ir.book import chapters
+
+    monkeypatch.setenv(chapters.REHEARSAL_ENV, str(tmp_path))
+    prof, _ = chapters.resolve_profile("colab")
+    assert prof.name == "colab" and prof.encoder == str(tmp_path) and prof.train_steps == 4
+    assert "REHEARSAL" in prof.description
+    assert chapters.resolve_profile("default")[0] == chapters.PROFILES["default"]
+    cfg = chapters.live_train_config(prof, 0, str(tmp_path / "run"))
+    assert cfg.model == str(tmp_path) and cfg.precision == "auto"  # the colab-gpu training base
+    monkeypatch.setenv(chapters.REHEARSAL_ENV, str(tmp_path / "missing"))
+    with pytest.raises(HybridIRError, match="not a model folder"):
+        chapters.resolve_profile("colab")
+
+
+def test_expected_time_is_computed_from_sizes_and_recorded_rates(monkeypatch) -> None:
+    from hybrid_ir.book import chapters
+
+    monkeypatch.setattr(chapters, "_has_gpu", lambda: False)
+    default = chapters.PROFILES["default"]
+    line = chapters.expected_time(default, "03_training")
+    assert f"{default.train_steps} steps x {default.batch_size} triplets" in line and "min" in line
+    monkeypatch.setattr(chapters, "_recorded_cpu_rates", lambda: (0.25, 100.0))
+    # 3.5 runs x 64 x 32 triplets x 0.25 s = 1792 s = 30 min
+    assert "about 30 min" in chapters.expected_time(default, "03_training")
+    # 11 x (1190 + 13014 / 11) texts / 100 per s = 261 s = 4 min
+    assert "about 4 min" in chapters.expected_time(default, "04_evaluation")
+    monkeypatch.setattr(chapters, "_has_gpu", lambda: True)
+    assert "not measured" in chapters.expected_time(chapters.PROFILES["colab"], "03_training")

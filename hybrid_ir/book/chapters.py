@@ -162,6 +162,77 @@ def live_train_config(prof: Profile, seed: int, output_dir: str, overrides: list
     return load_config(base, [*settings, *(overrides or [])])
 
 
+#: What each chapter runs live, for :func:`expected_time`: training runs of ``train_steps`` steps and
+#: full live evaluations (XQuAD-R, the profile's languages and question cap).
+CHAPTER_WORK: dict[str, dict[str, float]] = {
+    "03_training": {"train_runs": 3.5, "evaluations": 0},  # three strategies + a half run resumed
+    "04_evaluation": {"train_runs": 0, "evaluations": 1},
+    "05_language_bias": {"train_runs": 0, "evaluations": 1},
+    "06_miracl": {"train_runs": 0, "evaluations": 0, "extra_texts": 132_000},  # online: MIRACL-sw's passages
+    "07_choosing_alpha": {"train_runs": 5, "evaluations": 5},
+    "09_sentence_transformers": {"train_runs": 1, "evaluations": 1},
+}
+#: XQuAD-R sizes (shared data README): questions per language and candidates in all 11 languages.
+XQUAD_R_QUESTIONS_PER_LANGUAGE, XQUAD_R_CANDIDATES, XQUAD_R_LANGUAGES = 1190, 13014, 11
+
+
+def _recorded_cpu_rates() -> tuple[float, float] | None:
+    """(seconds per training triplet, texts encoded per second) of multilingual-e5-small on this
+    project's 2-core CPU, as medians over the recorded main-experiment runs (``run.json``), or None."""
+    import statistics
+
+    try:
+        folder = results_dir() / "mlqa-r_to_xquad-r"
+    except HybridIRError:
+        return None
+    per_triplet, per_text = [], []
+    for path in folder.glob("*/seed*/run.json"):
+        run = json.loads(path.read_text(encoding="utf-8"))
+        steps = (run.get("train_result") or {}).get("steps")
+        batch = (run.get("train_config") or {}).get("batch_size")
+        if steps and batch and run.get("train_seconds") and run.get("eval_seconds"):
+            per_triplet.append(run["train_seconds"] / (steps * batch))
+            per_text.append((XQUAD_R_LANGUAGES * XQUAD_R_QUESTIONS_PER_LANGUAGE + XQUAD_R_CANDIDATES)
+                            / run["eval_seconds"])
+    if not per_triplet:
+        return None
+    return statistics.median(per_triplet), statistics.median(per_text)
+
+
+def expected_time(prof: Profile, chapter: str) -> str:
+    """One line: what ``chapter`` runs live in ``prof`` and how long that should take, computed from
+    the profile's sizes and *measured* rates, and labelled as an estimate where no rate was measured.
+
+    CPU rates are the medians of the recorded runs (multilingual-e5-small, 2 cores, fp32); the
+    ``ci`` profile's times are measured by every CI build (``_build/execution.json``); GPU times are
+    not measured for the chapters and are given as such.
+    """
+    work = CHAPTER_WORK.get(chapter)
+    if work is None:
+        return "no live training or evaluation: about a minute"
+    triplets = work["train_runs"] * prof.train_steps * prof.batch_size
+    langs = len(prof.eval_languages) if prof.eval_languages else XQUAD_R_LANGUAGES
+    questions = min(prof.max_queries_per_language or XQUAD_R_QUESTIONS_PER_LANGUAGE, XQUAD_R_QUESTIONS_PER_LANGUAGE)
+    texts = work["evaluations"] * langs * (questions + XQUAD_R_CANDIDATES / XQUAD_R_LANGUAGES)
+    texts += work.get("extra_texts", 0) if prof.name != "ci" else 0
+    parts = []
+    if work["train_runs"]:
+        parts.append(f"{work['train_runs']:g} training run(s) of {prof.train_steps} steps x {prof.batch_size} triplets")
+    if texts:
+        parts.append(f"about {texts:,.0f} texts encoded")
+    plan = ", ".join(parts)
+    if prof.name == "ci":
+        return f"{plan}; ci sizes: the time of each chapter is measured by every build (_build/execution.json)"
+    if _has_gpu():
+        return f"{plan}; on a GPU: not measured for this chapter (estimate: minutes)"
+    rates = _recorded_cpu_rates()
+    if rates is None or "e5-small" not in prof.train_encoder + prof.encoder:
+        return f"{plan}; no measured rate for this model on a CPU"
+    seconds = triplets * rates[0] + texts / rates[1]
+    return (f"{plan}; about {seconds / 60:,.0f} min at the rates the recorded runs measured on 2 CPU cores "
+            f"({rates[0]:.2f} s per training triplet, {rates[1]:.0f} texts/s in fp32)")
+
+
 def _has_gpu() -> bool:
     try:
         import torch
@@ -192,7 +263,7 @@ def get_profile(name: str) -> Profile:
     return resolve_profile(name)[0]
 
 
-def setup_notebook(profile: str = "auto", seed: int = 0) -> Profile:
+def setup_notebook(profile: str = "auto", seed: int = 0, chapter: str | None = None) -> Profile:
     """Set-up run by the first code cell of every chapter; returns the :class:`Profile`.
 
     Applies the book's plotting style, seeds Python/numpy/torch, quietens library logging, and in
@@ -232,6 +303,8 @@ def setup_notebook(profile: str = "auto", seed: int = 0) -> Profile:
     print(f"  live training: {prof.train_steps} steps of {prof.batch_size} triplets with '{prof.train_encoder}'; "
           f"live evaluation: '{prof.encoder}' on {len(prof.eval_languages) if prof.eval_languages else 'all'} "
           f"languages, {prof.max_queries_per_language or 'all'} questions each")
+    if chapter:
+        print(f"  expected: {expected_time(prof, chapter)}")
     return prof
 
 
