@@ -33,7 +33,7 @@ def plain(value: Any) -> Any:
     >>> plain(np.int64(59)), plain(np.float64(0.5)), plain("x")
     (59, 0.5, 'x')
     """
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    if isinstance(value, bool) or type(value).__name__ in ("bool", "bool_"):  # numpy 2 / 1
         return bool(value)
     if isinstance(value, Integral):
         return int(value)

@@ -116,12 +116,11 @@ def readable(
                                                 names=out.columns.names)
     if isinstance(out.index, pd.MultiIndex):
         out.index = pd.MultiIndex.from_tuples(
-            [tuple(number(x, 0) if isinstance(x, float) else label(x) for x in t) for t in out.index],
+            [tuple(_index_value(x) for x in t) for t in out.index],
             names=out.index.names,
         )
     else:
-        out.index = pd.Index([number(x, 0) if isinstance(x, float) else label(x) for x in out.index],
-                             name=out.index.name)
+        out.index = pd.Index([_index_value(x) for x in out.index], name=out.index.name)
     wanted = {**DIGITS, **(column_digits or {})}
     for col in out.columns:
         name = col[-1] if isinstance(col, tuple) else col
@@ -133,6 +132,15 @@ def readable(
             sign = name in signed or top in signed
             out[col] = [number(_python(v), k, signed=sign) for v in out[col]]
     return out
+
+
+def _index_value(value: object) -> object:
+    """A row label: a float as its shortest form (seed ``1.0`` -> ``1``, alpha ``0.25`` stays),
+    a missing one as a dash, a name through :func:`label`."""
+    value = _python(value)
+    if isinstance(value, float):
+        return DASH if math.isnan(value) else f"{value:g}"
+    return label(value)
 
 
 def _python(value: object) -> object:

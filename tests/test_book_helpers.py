@@ -1,0 +1,59 @@
+"""The book's table formatting and glue records (hybrid_ir.book.tables, hybrid_ir.book.glue)."""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hybrid_ir.book import glue as glue_module
+from hybrid_ir.book import tables
+from hybrid_ir.book.glue import GLUE_PREFIX, glue_bundle, plain
+from hybrid_ir.book.tables import number, p_text, readable
+
+
+@pytest.mark.parametrize("module", [tables, glue_module])
+def test_doctests(module) -> None:
+    assert doctest.testmod(module).failed == 0
+
+
+def test_readable_headers_digits_and_missing_values() -> None:
+    runs = pd.DataFrame({
+        "strategy": ["untuned", "x-x-mono", "x-y"],
+        "seed": [np.nan, 0.0, 1.0],
+        "mono_map": [0.784, 0.81384, np.float64(0.7965)],
+        "rank_distance": [1385.52, 569.77, 371.15],
+        "steps": [np.nan, 64.0, 64.0],
+    }).set_index(["strategy", "seed"])
+    out = readable(runs, 4)
+    assert list(out.columns) == ["mono mAP", "rank distance", "steps"]
+    assert out.index.names == ["strategy", "seed"]
+    assert list(out.index) == [("untuned", "–"), ("X-X-mono", "0"), ("X-Y", "1")]
+    assert list(out["mono mAP"]) == ["0.7840", "0.8138", "0.7965"]
+    assert list(out["rank distance"]) == ["1,386", "570", "371"]  # DIGITS: no decimals
+    assert list(out["steps"]) == ["–", "64", "64"]  # a count with a gap is not "64.0"
+
+
+def test_readable_keeps_fractional_index_and_signs_differences() -> None:
+    frame = pd.DataFrame({"alpha": [0.0, 0.25, 1.0], "diff": [0.01, -0.002, 0.0]}).set_index("alpha")
+    out = readable(frame, 3, signed=("diff",))
+    assert list(out.index) == ["0", "0.25", "1"]
+    assert list(out["diff"]) == ["+0.010", "-0.002", "+0.000"]
+
+
+def test_p_values_and_numbers() -> None:
+    assert [p_text(p) for p in (0.0004, 0.0312, float("nan"))] == ["< 0.001", "0.031", "–"]
+    assert number(np.int64(59).item()) == "59"
+    assert number(True) == "yes"
+
+
+def test_glue_bundle_is_myst_nb_record() -> None:
+    bundle, meta = glue_bundle("share", np.float64(0.25))
+    assert bundle == {GLUE_PREFIX + "text/plain": "0.25"}  # not "np.float64(0.25)"
+    assert meta == {"scrapbook": {"name": "share", "mime_prefix": GLUE_PREFIX}}
+    shown, meta = glue_bundle("reading", "**bold**", display=True)
+    assert shown == {"text/plain": "'**bold**'", "text/markdown": "**bold**"}
+    assert meta["scrapbook"]["mime_prefix"] == ""
+    assert plain(np.bool_(True)) is True and plain(np.int64(3)) == 3
