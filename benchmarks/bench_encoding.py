@@ -38,7 +38,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_training import PEAK_TFLOPS, build_encoder  # noqa: E402
+from bench_training import PEAK_TFLOPS, build_encoder
 
 
 def texts_of_xquad_r(limit: int) -> tuple[list[str], list[str]]:
