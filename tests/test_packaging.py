@@ -57,3 +57,47 @@ def test_import_hybrid_ir_does_not_need_sentence_transformers() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert 'pip install "hybrid-ir[st]"' in out.stdout
+
+
+def _notebook_imports(path: Path) -> set[str]:
+    """Top-level module names imported by a notebook's code cells (magics and shell lines skipped)."""
+    import ast
+    import json
+
+    names: set[str] = set()
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        code = "\n".join(line for line in "".join(cell["source"]).splitlines()
+                         if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(code)):
+            if isinstance(node, ast.Import):
+                names.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+def _declared_distributions(extras: tuple[str, ...] = ()) -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = list(project["dependencies"])
+    for extra in extras:
+        reqs += project["optional-dependencies"][extra]
+    return {_name(r) for r in reqs}
+
+
+def test_every_module_a_chapter_imports_is_declared() -> None:
+    """A chapter must run where only the declared dependencies are installed (Colab installs the
+    package without the dev / test / book extras): every import resolves to the standard library,
+    Jupyter itself (IPython), the package, or a declared distribution (chapter 9: the `st` extra,
+    which its set-up cell installs)."""
+    import importlib.metadata as md
+
+    owners = md.packages_distributions()
+    always = set(sys.stdlib_module_names) | {"hybrid_ir", "IPython", "google"}
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        extras = ("st",) if "sentence_transformers" in path.name else ()
+        declared = _declared_distributions(extras)
+        for module in sorted(_notebook_imports(path) - always):
+            dists = {d.lower().replace("_", "-") for d in owners.get(module, [module])}
+            assert dists & declared, f"{path.name} imports {module} ({sorted(dists)}), not a declared dependency"
