@@ -128,3 +128,59 @@ def count_heatmap(counts: pd.DataFrame, ax: plt.Axes | None = None, *, title: st
 def language_labels(codes: Sequence[str]) -> list[str]:
     """Tick labels like ``de (German)``."""
     return [f"{c} ({language_name(c)})" for c in codes]
+
+
+def _text_colour(rgb: Sequence[float]) -> str:
+    """Black on light cells, white on dark ones (relative luminance below 0.45 counts as dark)."""
+    r, g, b = rgb[:3]
+    return "white" if 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.45 else "black"
+
+
+def batch_grid(
+    rows: Sequence[tuple[str, Sequence[tuple[str, str]]]],
+    ax: plt.Axes | None = None,
+    *,
+    palette: dict[str, tuple[float, float, float]] | None = None,
+    max_labelled: int = 40,
+) -> plt.Axes:
+    """Draw batches as rows of cells: one row per batch, one cell per triplet.
+
+    ``rows`` holds ``(row label, [(query_lang, passage_lang), ...])`` for each batch, top to bottom.
+    Each triplet is a cell split in two: the **upper half** is coloured by the question's language,
+    the **lower half** by the language of its passages (positive and hard negative), with the
+    language codes written in when a row has at most ``max_labelled`` triplets. So an X-X-mono batch
+    is one colour throughout, and an X-Y batch never has the same colour above and below.
+    A legend below the grid names every language that occurs.
+
+    Example::
+
+        rows = [("X-X-mono", [("de", "de"), ("de", "de")]), ("X-Y", [("en", "zh"), ("ar", "en")])]
+        batch_grid(rows)
+    """
+    ax = ax or plt.gca()
+    palette = palette or language_palette([q for _, items in rows for pair in items for q in pair])
+    width = max((len(items) for _, items in rows), default=1)
+    seen: list[str] = []
+    for r, (_, items) in enumerate(rows):
+        y = -r  # first row on top
+        for j, (q_lang, p_lang) in enumerate(items):
+            for lang, bottom in ((q_lang, y), (p_lang, y - 0.42)):
+                colour = palette[lang]
+                ax.add_patch(plt.Rectangle((j + 0.05, bottom), 0.9, 0.4, facecolor=colour, lw=0))
+                if len(items) <= max_labelled:
+                    ax.text(j + 0.5, bottom + 0.2, lang, ha="center", va="center",
+                            fontsize=6.5, color=_text_colour(colour))
+                if lang not in seen:
+                    seen.append(lang)
+    ax.set_xlim(0, width)
+    ax.set_ylim(-len(rows) + 0.45, 0.5)
+    ax.set_yticks([-r + 0.19 for r in range(len(rows))], [label for label, _ in rows])
+    ax.set_xticks([])
+    ax.set_xlabel("one cell per triplet: question language (top), passage language (bottom)")
+    ax.grid(False)
+    for side in ("top", "right", "bottom", "left"):
+        ax.spines[side].set_visible(False)
+    handles = [plt.Rectangle((0, 0), 1, 1, facecolor=palette[lang]) for lang in sorted(seen)]
+    ax.legend(handles, language_labels(sorted(seen)), loc="upper center", bbox_to_anchor=(0.5, -0.02),
+              ncol=min(4, len(seen)), fontsize="small", frameon=False, borderaxespad=2.0)
+    return ax
