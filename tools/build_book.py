@@ -167,16 +167,28 @@ def execute(nb: Path, profile: str, timeout: int) -> float:
     return time.perf_counter() - start
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
 def tidy(path: Path) -> None:
-    """Hide papermill's injected-parameters cell in the rendered page (the ``parameters`` cell
-    above it already shows the knobs; the injected values are listed in the chapter's output)."""
+    """Prepare an executed chapter for the page.
+
+    - Hide papermill's injected-parameters cell (the ``parameters`` cell above it already shows
+      the knobs; the injected values are listed in the chapter's output).
+    - Drop Jupyter widget outputs (library progress bars) and the notebook's widget state: with
+      them, myst-nb makes the page load require.js and the widget manager from two CDNs, which
+      fail offline, for a progress bar that shows nothing useful on a static page.
+    """
     import nbformat
 
     nb = nbformat.read(str(path), as_version=4)
+    nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
         if "injected-parameters" in tags and "remove-input" not in tags:
             cell.metadata["tags"] = [*tags, "remove-input"]
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
     nbformat.write(nb, str(path))
 
 
