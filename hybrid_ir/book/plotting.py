@@ -113,6 +113,10 @@ def _axis_label(name: str | None, default: str) -> str:
     """An axis label from a column name: ``query_lang`` -> ``query language``."""
     if not name:
         return default
+    if name in ("query", "queries"):
+        return "query language"
+    if name in ("candidate", "candidates"):
+        return "candidate language"
     words = ["language" if w == "lang" else w for w in str(name).split("_")]
     return " ".join(words)
 

@@ -41,6 +41,8 @@ LABELS: dict[str, str] = {
     "ci_high": "CI high",
     "train_seconds": "training (s)",
     "eval_seconds": "evaluation (s)",
+    "train_s": "training (s)",
+    "eval_s": "evaluation (s)",
     "lang": "language",
     "init": "encoder",
     "xlmr": "XLM-R",
