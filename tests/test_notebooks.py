@@ -27,7 +27,7 @@ def test_chapter_list() -> None:
     assert CHAPTERS == [
         "01_data", "02_batch_strategies", "03_training", "04_evaluation",
         "05_language_bias", "06_miracl", "07_choosing_alpha", "08_reproduction",
-        "09_sentence_transformers",
+        "09_sentence_transformers", "10_questions",
     ]
 
 
