@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from hybrid_ir.data.examples import (
+    NEGATIVE_SOURCES,
     build_examples,
     load_training_set,
+    negative_sources,
     shared_articles,
     split_by_article,
 )
@@ -79,3 +81,32 @@ def test_split_by_article_is_disjoint(data_dir: Path) -> None:
     assert split_by_article(ts, 0.1, seed=0) == (train, val)
     with pytest.raises(HybridIRError, match="validation_fraction"):
         split_by_article(ts, 1.5)
+
+
+def test_negative_sources_match_the_negatives_built(data_dir: Path) -> None:
+    """Each question's hard negative lies in the pool negative_sources names for it: the answer's
+    paragraph, else its article, else only its language; the counts add up to the triplets."""
+    ds = load_lareqa("mlqa-r", ["en", "de", "zh"])
+    counts = negative_sources(ds)
+    assert set(counts) == set(NEGATIVE_SOURCES)
+    assert sum(counts.values()) == len(ds.questions)
+    assert counts["article"] > 0 and counts["language"] > 0  # MLQA-R has one-sentence paragraphs
+    ts = build_examples(ds, seed=1)
+    examples = {ex.parallel_id: ex for ex in ts.examples}
+    places: dict[tuple[str, str], set[tuple[int, str]]] = {}  # a sentence may occur twice
+    for c in ds.candidates:
+        places.setdefault((c.lang, c.text("sentence")), set()).add((c.paragraph, c.article))
+    seen = dict.fromkeys(NEGATIVE_SOURCES, 0)
+    for q in ds.questions:
+        answer = ds.candidates[q.answer]
+        where = places[(q.lang, examples[q.parallel_id].by_lang[q.lang].negative)]
+        if (answer.paragraph, answer.article) in where:
+            seen["paragraph"] += 1
+        elif answer.article in {article for _, article in where}:
+            seen["article"] += 1
+        else:
+            seen["language"] += 1
+    assert seen == counts
+    shared = shared_articles(ds, load_lareqa("xquad-r", ["en"]))
+    fewer = negative_sources(ds, shared)
+    assert sum(fewer.values()) < sum(counts.values())

@@ -26,14 +26,65 @@ from hybrid_ir.data.triplets import TrainingExample, TrainingSet, Triplet
 from hybrid_ir.errors import HybridIRError
 
 __all__ = [
+    "NEGATIVE_SOURCES",
     "TrainingExample",
     "TrainingSet",
     "Triplet",
     "build_examples",
     "load_training_set",
+    "negative_sources",
     "shared_articles",
     "split_by_article",
 ]
+
+
+#: Where :func:`build_examples` takes a hard negative from, in order: the first pool that holds a
+#: sentence other than the answer (the answer's paragraph, its article, any sentence of its language).
+NEGATIVE_SOURCES = ("paragraph", "article", "language")
+
+
+def _candidate_pools(ds: LareqaDataset):
+    """Candidate indices by (lang, paragraph), (lang, article) and lang."""
+    by_paragraph: dict[tuple[str, int], list[int]] = {}
+    by_article: dict[tuple[str, str], list[int]] = {}
+    by_lang: dict[str, list[int]] = {}
+    for i, c in enumerate(ds.candidates):
+        by_paragraph.setdefault((c.lang, c.paragraph), []).append(i)
+        by_article.setdefault((c.lang, c.article), []).append(i)
+        by_lang.setdefault(c.lang, []).append(i)
+    return by_paragraph, by_article, by_lang
+
+
+def _negative_pools(ds: LareqaDataset, pools, lang: str, answer: int) -> list[list[int]]:
+    by_paragraph, by_article, by_lang = pools
+    c = ds.candidates[answer]
+    return [by_paragraph[(lang, c.paragraph)], by_article[(lang, c.article)], by_lang[lang]]
+
+
+def negative_sources(ds: LareqaDataset, exclude_articles: set[str] | frozenset[str] = frozenset()
+                     ) -> dict[str, int]:
+    """How many questions of ``ds`` take their hard negative from each of :data:`NEGATIVE_SOURCES`.
+
+    The source does not depend on the seed (only the sentence drawn from it does): a question whose
+    answer is the only sentence of its paragraph falls back to its article, and one whose article
+    has no other sentence in its language to any sentence of that language. Questions of the
+    ``exclude_articles`` (normalised titles, as :func:`shared_articles` gives them) are not counted,
+    as :func:`load_training_set` drops them.
+
+    >>> # negative_sources(load_lareqa("mlqa-r"))  ->  {"paragraph": ..., "article": ..., "language": ...}
+    """
+    pools = _candidate_pools(ds)
+    articles = ds.canonical_articles()
+    counts = dict.fromkeys(NEGATIVE_SOURCES, 0)
+    for q in ds.questions:
+        if articles[q.parallel_id] in exclude_articles:
+            continue
+        for name, pool in zip(NEGATIVE_SOURCES, _negative_pools(ds, pools, q.lang, q.answer),
+                              strict=True):
+            if any(i != q.answer for i in pool):
+                counts[name] += 1
+                break
+    return counts
 
 
 def build_examples(
@@ -43,22 +94,11 @@ def build_examples(
     candidate_text: CandidateText = "sentence",
 ) -> TrainingSet:
     """One :class:`TrainingExample` per parallel id of ``ds`` (every language that has the question)."""
-    by_paragraph: dict[tuple[str, int], list[int]] = {}
-    by_article: dict[tuple[str, str], list[int]] = {}
-    by_lang: dict[str, list[int]] = {}
-    for i, c in enumerate(ds.candidates):
-        by_paragraph.setdefault((c.lang, c.paragraph), []).append(i)
-        by_article.setdefault((c.lang, c.article), []).append(i)
-        by_lang.setdefault(c.lang, []).append(i)
+    pools = _candidate_pools(ds)
 
     def hard_negative(pid: str, lang: str, answer: int) -> int:
         rng = random.Random(f"{seed}:{pid}:{lang}")
-        c = ds.candidates[answer]
-        for pool in (
-            by_paragraph[(lang, c.paragraph)],
-            by_article[(lang, c.article)],
-            by_lang[lang],
-        ):
+        for pool in _negative_pools(ds, pools, lang, answer):
             others = [i for i in pool if i != answer]
             if others:
                 return rng.choice(others)
