@@ -15,6 +15,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ -n "${HYBRID_IR_CODE:-}" ]; then
   export PYTHONPATH="$(cd "$HYBRID_IR_CODE" && pwd)${PYTHONPATH:+:$PYTHONPATH}"
+  # `python -m` puts the working directory (this checkout) first on sys.path, before PYTHONPATH:
+  # without this the checkout's hybrid_ir, not the frozen one, would run (Python >= 3.11).
+  export PYTHONSAFEPATH=1
 fi
 export HYBRID_IR_DATA_DIR="${HYBRID_IR_DATA_DIR:-$(cd .. && pwd)/shared/data}"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
