@@ -55,3 +55,65 @@ def test_build_fills_the_marker(tmp_path: Path, data_dir: Path) -> None:
     intro.write_text("# no marker\n")
     with pytest.raises(SystemExit, match="marker"):
         build.write_findings(intro)
+
+
+# --- the Markdown pages' settings (MyST substitutions filled at build time) -----------------------
+
+SUBSTITUTION = r"\{\{\s*([a-z_]+)\s*\}\}"
+
+
+def test_every_substitution_of_the_pages_has_a_value() -> None:
+    """A page asking for a setting the build does not compute would render ``{{ name }}`` as is."""
+    import re
+
+    from hybrid_ir.book.settings import book_settings
+
+    values = book_settings(results_dir())
+    asked = set()
+    for page in (ROOT / "book").glob("*.md"):
+        asked |= set(re.findall(SUBSTITUTION, page.read_text(encoding="utf-8")))
+    assert {"train_questions", "cpu_lengths", "main_steps", "claims_tested"} <= asked
+    assert asked <= set(values), f"no value for {sorted(asked - set(values))}"
+
+
+def test_settings_are_the_recorded_ones() -> None:
+    """The values come from the recorded runs and configs, not from the defaults."""
+    import gzip
+    import json
+
+    import yaml
+
+    from hybrid_ir.book.settings import book_settings, number_word
+    from hybrid_ir.experiments.claims import PAPER_CLAIMS
+
+    values = book_settings(results_dir())
+    config = yaml.safe_load((results_dir() / "configs" / "mlqa-to-xquad.yaml").read_text())
+    train = config["train"]
+    assert values["cpu_lengths"] == f"{train['max_query_length']} / {train['max_passage_length']}"
+    assert values["cpu_batch"] == str(train["batch_size"])
+    run = results_dir() / "mlqa-r_to_xquad-r" / "hybrid" / "seed0"
+    exposure = json.loads((run / "exposure.json").read_text())
+    assert values["train_questions"] == f"{exposure['trained']['questions_total']:,}"
+    assert values["main_steps"] == str(exposure["steps"])
+    with gzip.open(run / "ranks.csv.gz", "rt") as f:
+        queries = sum(1 for _ in f) - 1
+    languages = len(json.loads((run / "metrics.json").read_text())["per_language"])
+    assert int(values["eval_questions"].replace(",", "")) * languages == queries
+    claims = pd.read_csv(results_dir() / "mlqa-r_to_xquad-r" / "claims.csv")
+    assert len(claims) == len(PAPER_CLAIMS)
+    assert values["claims_tested"] == number_word(len(claims))
+    assert values["seeds"] == str(len(config["seeds"]))
+
+
+def test_build_writes_the_settings(tmp_path: Path) -> None:
+    import yaml
+
+    spec = importlib.util.spec_from_file_location("build_book", ROOT / "tools" / "build_book.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    config = tmp_path / "_config.yml"
+    config.write_text("parse:\n  myst_enable_extensions: [substitution]\n", encoding="utf-8")
+    build.write_settings(config)
+    written = yaml.safe_load(config.read_text())["parse"]
+    assert written["myst_enable_extensions"] == ["substitution"]
+    assert written["myst_substitutions"]["cpu_lengths"].count("/") == 1

@@ -111,6 +111,16 @@ def write_findings(intro: Path) -> None:
     intro.write_text(text.replace(FINDINGS_MARKER, findings_markdown(ROOT / "results")), encoding="utf-8")
 
 
+def write_settings(config_file: Path) -> None:
+    """Give the Markdown pages' substitutions (``{{ train_questions }}``) the recorded settings."""
+    from hybrid_ir.book.settings import book_settings
+
+    config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    parse = config.setdefault("parse", {})
+    parse["myst_substitutions"] = {**parse.get("myst_substitutions", {}), **book_settings(ROOT / "results")}
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+
+
 def copy_sources() -> None:
     if SRC.exists():
         shutil.rmtree(SRC)
@@ -120,6 +130,7 @@ def copy_sources() -> None:
             shutil.copy2(ROOT / name, SRC / name)
     shutil.copytree(ROOT / "book", SRC / "book")
     write_findings(SRC / "book" / "intro.md")
+    write_settings(SRC / "_config.yml")
     if (ROOT / "_static").is_dir():  # the book's style sheet (Jupyter Book loads every .css in it)
         shutil.copytree(ROOT / "_static", SRC / "_static")
     (SRC / "notebooks").mkdir()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from hybrid_ir.book.settings import DATASET_NAMES, number_word
 from hybrid_ir.experiments.findings import (
     cross_experiment_test,
     exposure_table,
@@ -59,7 +60,7 @@ def _where(exp: ExperimentConfig | None = None) -> str:
 
 MONO_HEADLINE = {
     "does not hold": "Hybrid batches do not keep the monolingual quality of monolingual-only training here.",
-    "no significant difference": "Hybrid batches keep monolingual quality, as far as three seeds can tell.",
+    "no significant difference": "Hybrid batches keep monolingual quality, as far as {seeds} seeds can tell.",
     "holds": "Hybrid batches beat monolingual-only training even on monolingual retrieval.",
 }
 
@@ -74,6 +75,9 @@ def findings_markdown(root: str | Path) -> str:
     if not claims.empty:
         lines += _main_findings(claims, main)
     exp128 = _experiment(root, "mlqa-to-xquad-128")
+    recorded = exposure_table([main, exp128])
+    steps = recorded.groupby("experiment")["steps"].max() if len(recorded) else pd.Series(dtype=int)
+    main_steps, long_steps = (int(steps.get(e.name, 0)) for e in (main, exp128))
     equal = cross_experiment_test((exp128, "hybrid"), (main, "x-x-mono"), "mono_ap")
     if equal is not None:
         if equal.p_value < 0.05:
@@ -88,10 +92,11 @@ def findings_markdown(root: str | Path) -> str:
         if not hyb.empty and not mono.empty:
             seen = (f" Hybrid trained on {hyb['mono batches'].mean():.0f} monolingual batches on average, but the "
                     f"weights kept by the lowest validation loss had seen {hyb['mono batches at export'].mean():.0f}"
-                    f" (X-X-mono at 64 steps: {mono['mono batches at export'].mean():.0f}), so the match holds for "
+                    f" (X-X-mono at {main_steps} steps: {mono['mono batches at export'].mean():.0f}), so the match holds for "
                     "training, not for the exported weights.")
         lines.append(
-            f"**{head}** Trained for 128 steps, so that it trains on as many monolingual batches as X-X-mono at 64, "
+            f"**{head}** Trained for {long_steps} steps, so that it trains on as many monolingual batches as "
+            f"X-X-mono at {main_steps}, "
             f"hybrid minus X-X-mono on monolingual mAP is {equal.difference:+.4f} (95% CI {equal.low:+.4f} to "
             f"{equal.high:+.4f}).{seen} {_where(exp128)}."
         )
@@ -112,13 +117,13 @@ def findings_markdown(root: str | Path) -> str:
                 f"translation first for {base:.1%} of the sentences")
         t128 = tatoeba_table(exp128)
         if not t128.empty:
-            text += "; after 128 steps of fine-tuning " + ", ".join(f"{r.strategy} {r.mean:.1%}" for r in t128.itertuples())
+            text += f"; after {long_steps} steps of fine-tuning " + ", ".join(f"{r.strategy} {r.mean:.1%}" for r in t128.itertuples())
         lines.append(f"{text} {_where(exp128 if not t128.empty else None)}.")
     exposure = exposure_table([main])
     if not exposure.empty:
         share = exposure.groupby("strategy")["English share"].mean()
         lines.append(
-            f"**Equal steps are not equal data.** At 64 steps English is on one side of "
+            f"**Equal steps are not equal data.** At {main_steps} steps English is on one side of "
             f"{share.get('x-x-mono', float('nan')):.0%} of X-X-mono's training triplets, "
             f"{share.get('hybrid', float('nan')):.0%} of hybrid's and {share.get('x-y', float('nan')):.0%} of "
             f"X-Y's {_where()}."
@@ -141,10 +146,12 @@ def _main_findings(claims: pd.DataFrame, main: ExperimentConfig) -> list[str]:
                 "The trade-off the method addresses does not show clearly here.")
         lines.append(
             f"**{head}** Cross-lingual (X-Y) minus monolingual-only (X-X-mono) batches, monolingual mAP on "
-            f"XQuAD-R: {_diff(xy)}, three seeds each {_where(main)}."
+            f"{DATASET_NAMES.get(main.eval_dataset, main.eval_dataset)}: {_diff(xy)}, "
+            f"{number_word(len(main.seeds))} seeds each {_where(main)}."
         )
     if mono is not None:
         head = MONO_HEADLINE.get(mono.verdict, f"Hybrid against X-X-mono on monolingual retrieval: {mono.verdict}.")
+        head = head.format(seeds=number_word(len(main.seeds)))
         lines.append(f"**{head}** Hybrid minus X-X-mono, monolingual mAP: {_diff(mono)} {_where(main)}.")
     if cross is not None and multi is not None:
         level = cross.verdict == multi.verdict == "no significant difference"

@@ -1,0 +1,103 @@
+"""The settings the book's Markdown pages state, read from the recorded experiments at build time.
+
+The introduction and the reproducibility page are plain Markdown, not notebooks, so they cannot
+``glue`` a number. They write MyST substitutions instead (``{{ train_questions }}``), and
+``tools/build_book.py`` fills them from :func:`book_settings` into the staged ``_config.yml``
+(``parse.myst_substitutions``). Every value comes from a config under ``results/configs`` or from a
+recorded run, so a page never states a step count, a length or a data size that the runs did not use.
+
+Example::
+
+    >>> from hybrid_ir.book.chapters import results_dir       # doctest: +SKIP
+    >>> book_settings(results_dir())["train_questions"]       # doctest: +SKIP
+    '1,030'
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from pathlib import Path
+
+from hybrid_ir.experiments.claims import PAPER_CLAIMS
+from hybrid_ir.experiments.reproduce import ExperimentConfig, load_experiment
+from hybrid_ir.training.config import TrainConfig
+
+__all__ = ["DATASET_NAMES", "book_settings", "number_word"]
+
+#: How the text writes the datasets the configs name in lower case.
+DATASET_NAMES = {"xquad-r": "XQuAD-R", "mlqa-r": "MLQA-R"}
+
+_WORDS = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+          "eleven", "twelve"]
+
+
+def number_word(n: int) -> str:
+    """A count as English prose uses it: a word up to twelve, digits with separators above.
+
+    >>> number_word(3), number_word(9), number_word(1030)
+    ('three', 'nine', '1,030')
+    """
+    return _WORDS[n] if 0 <= n < len(_WORDS) else f"{n:,}"
+
+
+def _experiment(results: Path, config: str) -> ExperimentConfig:
+    exp = load_experiment(results / "configs" / f"{config}.yaml")
+    exp.results_dir = str(results)
+    return exp
+
+
+def _first_run(exp: ExperimentConfig, strategy: str = "hybrid") -> Path:
+    """The folder of the first recorded seed of ``strategy`` (its files describe the setting)."""
+    for seed in exp.seeds:
+        folder = Path(exp.folder) / strategy / f"seed{seed}"
+        if (folder / "run.json").is_file():
+            return folder
+    raise FileNotFoundError(f"{exp.folder}: no recorded run of {strategy}")
+
+
+def _parallel_questions(run: Path) -> int:
+    """Distinct parallel questions in a run's per-query ranks (one id per question, all languages)."""
+    with gzip.open(run / "ranks.csv.gz", "rt", encoding="utf-8", newline="") as f:
+        return len({row["parallel_id"] for row in csv.DictReader(f)})
+
+
+def book_settings(results: str | Path) -> dict[str, str]:
+    """Every value the Markdown pages substitute, as display strings, from the ``results/`` folder."""
+    results = Path(results)
+    main = _experiment(results, "mlqa-to-xquad")
+    long = _experiment(results, "mlqa-to-xquad-128")
+    run = _first_run(main)
+    exposure = json.loads((run / "exposure.json").read_text(encoding="utf-8"))
+    metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+    train = json.loads((run / "run.json").read_text(encoding="utf-8"))["train_config"]
+    default = TrainConfig()
+    return {
+        "train_questions": f"{exposure['trained']['questions_total']:,}",
+        "train_dataset": ", ".join(DATASET_NAMES.get(d, d) for d in train["datasets"]),
+        "eval_dataset": DATASET_NAMES.get(main.eval_dataset, main.eval_dataset),
+        "eval_questions": f"{_parallel_questions(run):,}",
+        "eval_languages": number_word(len(metrics["per_language"])),
+        "seeds_per_strategy": number_word(len(main.seeds)),
+        "seeds": str(len(main.seeds)),
+        "train_languages": str(len({pair.split("-")[0] for pair in exposure["trained"]["triplets_by_pair"]})),
+        "claims_tested": number_word(len(PAPER_CLAIMS)),
+        "main_steps": str(exposure["steps"]),
+        "long_steps": str(_steps_of(long)),
+        "cpu_batch": str(train["batch_size"]),
+        "cpu_epochs": str(train["epochs"]),
+        "cpu_lengths": f"{train['max_query_length']} / {train['max_passage_length']}",
+        "default_lengths": f"{default.max_query_length} / {default.max_passage_length}",
+        "cpu_temperature": f"{train['temperature']:g}",
+        "default_temperature": f"{default.temperature:g}",
+    }
+
+
+def _steps_of(exp: ExperimentConfig) -> int:
+    """Training steps of the first recorded run of ``exp`` (0 when none is recorded yet)."""
+    try:
+        run = _first_run(exp)
+    except FileNotFoundError:
+        return 0
+    return int(json.loads((run / "exposure.json").read_text(encoding="utf-8"))["steps"])
