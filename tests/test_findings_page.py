@@ -14,6 +14,14 @@ from hybrid_ir.book.findings import findings_markdown
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def build_script():
+    """``tools/build_book.py`` as a module (it is a script, not part of the package)."""
+    spec = importlib.util.spec_from_file_location("build_book", ROOT / "tools" / "build_book.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    return build
+
+
 def test_intro_has_the_marker_and_no_typed_findings() -> None:
     text = (ROOT / "book" / "intro.md").read_text(encoding="utf-8")
     assert text.count("<!-- findings -->") == 1
@@ -45,9 +53,7 @@ def test_headlines_follow_the_verdicts(data_dir: Path, tmp_path: Path) -> None:
 
 
 def test_build_fills_the_marker(tmp_path: Path, data_dir: Path) -> None:
-    spec = importlib.util.spec_from_file_location("build_book", ROOT / "tools" / "build_book.py")
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
+    build = build_script()
     intro = tmp_path / "intro.md"
     intro.write_text("# Intro\n\n<!-- findings -->\n", encoding="utf-8")
     build.write_findings(intro)
@@ -108,9 +114,7 @@ def test_settings_are_the_recorded_ones() -> None:
 def test_build_writes_the_settings(tmp_path: Path) -> None:
     import yaml
 
-    spec = importlib.util.spec_from_file_location("build_book", ROOT / "tools" / "build_book.py")
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
+    build = build_script()
     config = tmp_path / "_config.yml"
     config.write_text("parse:\n  myst_enable_extensions: [substitution]\n", encoding="utf-8")
     build.write_settings(config)

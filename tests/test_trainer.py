@@ -278,3 +278,40 @@ def test_resolve_device_names_a_missing_gpu_index(monkeypatch):
         runtime.resolve_device("cuda:7")
     with pytest.raises(HybridIRError, match="unknown device"):
         runtime.resolve_device("gpu")
+
+
+@pytest.mark.slow
+def test_export_last_step_from_a_finished_runs_checkpoints(tmp_path: Path, data_dir: Path) -> None:
+    """``export_weights=last`` exports the final step; a finished run's checkpoints, copied into a new
+    folder, are resumed without a step of training and exported that way (the exposure-matched
+    experiment's last-step variant does this)."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    args = ("max_steps=9", "eval_every=2", "save_every=9", "lr=5e-3")  # overshoots: best step < 9
+    best = train(smoke(tmp_path, *args, name="best"))
+    cfg = smoke(tmp_path, *args, "export_weights=last", name="last")
+    assert cfg.hash() == smoke(tmp_path, *args, name="best").hash()  # the same training
+    out = Path(cfg.output_dir)
+    out.mkdir()
+    shutil.copytree(best.output_dir / "checkpoints", out / "checkpoints")
+    for name in ("config.yaml", "metrics.jsonl"):
+        shutil.copy2(best.output_dir / name, out / name)
+    last = train(cfg, resume=True)
+    assert last.resumed_from == 9 and last.steps == 9
+
+    def exported(result) -> tuple[int, dict[str, torch.Tensor]]:
+        meta = json.loads((result.model_dir / "hybrid_ir_encoder.json").read_text())["extra"]
+        return meta["exported_step"], load_file(str(result.model_dir / "model.safetensors"))
+
+    step, weights = exported(last)
+    # the step-9 checkpoint of the first run, named as in the exported folder
+    final = {k.removeprefix("encoder."): v for k, v in _final_weights(best).items()}
+    final = {k: v for k, v in final.items() if k in weights}
+    assert len(final) == len(weights)
+    assert step == 9 and json.loads((out / "exposure.json").read_text())["exported_step"] == 9
+    assert all(torch.equal(weights[k], final[k]) for k in final)
+    best_step, best_weights = exported(best)
+    assert best_step == best.best_step < 9  # the default export is another step's weights
+    assert any(not torch.equal(best_weights[k], final[k]) for k in final)

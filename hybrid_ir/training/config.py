@@ -42,8 +42,11 @@ PROFILES: tuple[str, ...] = ("smoke", "cpu", "colab-gpu", "colab-mmarco", "paper
 
 #: Fields that do not change what is computed: left out of :func:`config_hash`, so a run can be
 #: resumed from another folder, with another log interval or on another device.
+#: ``export_weights`` is one of them: it picks which of the trained steps is exported, not how
+#: the steps are trained, so a finished run's checkpoints can be exported the other way.
 RUN_CONTROL_FIELDS: frozenset[str] = frozenset(
-    {"output_dir", "data_dir", "progress", "log_every", "device", "save_every", "keep_checkpoints"}
+    {"output_dir", "data_dir", "progress", "log_every", "device", "save_every", "keep_checkpoints",
+     "export_weights"}
 )
 
 
@@ -150,6 +153,10 @@ class TrainConfig:
     early_stopping_patience: int = _f(0, "stop after N validations without a new best (0 = never)")
     save_every: int = _f(0, "checkpoint every N steps (0 = at every validation; without validation data, at the end only)")
     keep_checkpoints: bool = _f(True, "keep checkpoints/latest and checkpoints/best after training")
+    export_weights: str = _f(
+        "best", "weights exported at the end: the lowest validation loss (best) or the last step (last)",
+        ("best", "last"),
+    )
     log_every: int = _f(10, "append training metrics to metrics.jsonl every N steps")
     output_dir: str = _f("runs/train", "folder of the run: checkpoints/, metrics.jsonl, model/")
     progress: bool = _f(True, "show a tqdm progress bar")

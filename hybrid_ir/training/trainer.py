@@ -17,7 +17,8 @@ One optimiser step on a batch of ``N`` triplets (``hybrid_ir.sampling.sampler``)
 Around the steps: a validation loss on fixed validation batches every ``eval_every`` steps (or each
 epoch), early stopping after ``early_stopping_patience`` validations without a new best,
 checkpoints (:mod:`hybrid_ir.training.checkpoint`: ``latest`` and ``best``), metrics appended to
-``metrics.jsonl``, and at the end the best weights exported with ``BiEncoder.save_pretrained`` to
+``metrics.jsonl``, and at the end the best (or, with ``export_weights="last"``, the last) weights
+exported with ``BiEncoder.save_pretrained`` to
 ``<output_dir>/model`` with the configuration, package version, git commit and data checksums.
 
 Determinism: the dropout random state is re-seeded at every step from ``(seed, step, rank)`` and the
@@ -393,7 +394,7 @@ def train(
 
     The run goes through four phases, each a function of this module: :func:`set_up` (data, model,
     optimiser, resume), :func:`optimisation_step` (one batch), :func:`validate` (validation loss, early
-    stopping, checkpoint) and :func:`finish` (export the best weights, write ``result.json``).
+    stopping, checkpoint) and :func:`finish` (export the weights, write ``result.json``).
 
     Args:
         config: a validated :class:`~hybrid_ir.training.config.TrainConfig`.
@@ -711,7 +712,8 @@ def save(run: Run, pointers: tuple[str, ...]) -> None:
 
 # ------------------------------------------------------------------ phase 4: finish and export
 def finish(run: Run, stopped: str, *, export: bool = True) -> TrainResult:
-    """Export the best weights, log the end, write ``result.json``; drop checkpoints if not kept."""
+    """Export the weights of :func:`exported_step`, log the end, write ``result.json``; drop
+    checkpoints if not kept."""
     p = run.progress
     model_dir = _export(run, stopped) if export else None
     if run.info.is_main:
@@ -733,10 +735,12 @@ def finish(run: Run, stopped: str, *, export: bool = True) -> TrainResult:
 
 
 def exported_step(run: Run) -> int:
-    """The step whose weights the run exports: the best validated step when a ``best`` checkpoint
-    exists, else the last step."""
+    """The step whose weights the run exports: with ``export_weights="best"`` (the default) the best
+    validated step when a ``best`` checkpoint exists, else the last step; with ``"last"`` the last."""
     p = run.progress
-    return p.best_step if p.best_step is not None else p.step
+    if run.cfg.export_weights == "last" or p.best_step is None:
+        return p.step
+    return p.best_step
 
 
 def replay_exposure(
@@ -787,7 +791,7 @@ def _result(run: Run, model_dir: Path | None, stopped: str) -> TrainResult:
 
 
 def _export(run: Run, stopped: str) -> Path | None:
-    """Write the best (else the final) weights as a model folder with the run's provenance."""
+    """Write the exported weights (:func:`exported_step`) as a model folder with the run's provenance."""
     if not run.info.is_main:
         dist_utils.barrier()
         return run.out / "model"
