@@ -121,3 +121,20 @@ def test_build_writes_the_settings(tmp_path: Path) -> None:
     written = yaml.safe_load(config.read_text())["parse"]
     assert written["myst_enable_extensions"] == ["substitution"]
     assert written["myst_substitutions"]["cpu_lengths"].count("/") == 1
+
+
+def test_exposure_finding_uses_the_last_step_runs(data_dir: Path, tmp_path: Path) -> None:
+    """With the last-step runs recorded, the equal-exposure finding compares their weights; without
+    them it says that the best-validation weights had seen fewer monolingual batches."""
+    import shutil
+
+    root = tmp_path / "results"
+    shutil.copytree(results_dir(), root)
+    last = root / "mlqa-r_to_xquad-r_128steps_last"
+    if not any(last.glob("hybrid/seed*/metrics.json")):
+        pytest.skip("the last-step runs are not recorded")
+    assert "those of each run's last step" in findings_markdown(root)
+    shutil.rmtree(last)
+    without = findings_markdown(root)
+    assert "those of each run's last step" not in without
+    assert "weights kept by the lowest validation loss had seen" in without
