@@ -161,3 +161,11 @@ def test_expected_time_is_computed_from_sizes_and_recorded_rates(monkeypatch) ->
     assert "about 4 min" in chapters.expected_time(default, "04_evaluation")
     monkeypatch.setattr(chapters, "_has_gpu", lambda: True)
     assert "not measured" in chapters.expected_time(chapters.PROFILES["colab"], "03_training")
+
+
+def test_expected_time_never_starts_empty() -> None:
+    """A chapter with nothing large to run in a profile says so (chapter 6 in ci printed ``expected: ;``)."""
+    from hybrid_ir.book import chapters
+
+    line = chapters.expected_time(chapters.PROFILES["ci"], "06_miracl")
+    assert line.startswith("no live training and no large encoding;")

@@ -223,7 +223,7 @@ def expected_time(prof: Profile, chapter: str) -> str:
         parts.append(f"{work['train_runs']:g} training run(s) of {prof.train_steps} steps x {prof.batch_size} triplets")
     if texts:
         parts.append(f"about {texts:,.0f} texts encoded")
-    plan = ", ".join(parts)
+    plan = ", ".join(parts) or "no live training and no large encoding"
     if prof.name == "ci":
         return f"{plan}; ci sizes: the time of each chapter is measured by every build (_build/execution.json)"
     if _has_gpu():
