@@ -74,3 +74,15 @@ def st_model(
     return SentenceTransformer(
         modules=modules, prompts=prompts, default_prompt_name=default_prompt_name, device="cpu"
     )
+
+
+def run_offline(code: str, hub_cache: Path) -> None:
+    """Run ``code`` in a fresh Python process that sees only ``hub_cache`` as its (offline) Hugging Face
+    Hub cache, and check that it ended by printing ``ok``."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_HUB_CACHE": str(hub_cache), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]

@@ -11,9 +11,6 @@ Transformer -> Pooling(cls) -> Dense(tanh, the pooler's weights) -> Normalize.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -26,7 +23,7 @@ from hybrid_ir.modeling.encoders import keeps_pooler, model_family
 
 st = pytest.importorskip("sentence_transformers")
 from sentence_transformers.sentence_transformer.modules import Dense  # noqa: E402
-from st_support import st_model  # noqa: E402
+from st_support import run_offline, st_model  # noqa: E402
 
 WORDS = ["where", "is", "the", "capital", "of", "france", "paris", "lies", "on", "seine", "?", ".",
          "##s", "##ine", "a", "b", "query", "passage", ":"]
@@ -173,7 +170,4 @@ def test_labse_hub_name_in_the_local_cache_keeps_its_pooler(tmp_path):
         f"np.testing.assert_allclose(got, np.load({str(tmp_path / 'expected.npy')!r}), atol=1e-5)\n"
         "print('ok')\n"
     )
-    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1",
-           "TRANSFORMERS_OFFLINE": "1"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
-    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+    run_offline(code, tmp_path / "cache")

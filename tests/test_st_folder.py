@@ -21,7 +21,7 @@ from hybrid_ir.modeling.st_folder import ST_POOLINGS, extra_pool, read_st_folder
 
 st = pytest.importorskip("sentence_transformers")
 from sentence_transformers.sentence_transformer.modules import Dense, Pooling  # noqa: E402
-from st_support import st_model, tiny_bert_folder  # noqa: E402
+from st_support import run_offline, st_model, tiny_bert_folder  # noqa: E402
 
 TEXTS = ["where is the capital of a ?", "the capital", "b is c .", "what is the capital of b ? a b c"]
 
@@ -261,9 +261,6 @@ def test_family_prefixes_apply_when_the_folder_has_no_prompts(tmp_path):
 def test_hub_name_in_the_local_cache_keeps_its_dense_layer(tmp_path):
     """A sentence-transformers model loaded by Hub name (offline, from the Hugging Face cache) reads
     its modules too: the LaBSE case, where a Hub name used to lose the Dense pooler."""
-    import os
-    import subprocess
-    import sys
 
     hf = tiny_bert_folder(tmp_path / "hf", seed=7, pooler=True)
     model = st_model(hf, pooling="cls", dense=[Dense(16, 16)], normalize=True)
@@ -284,7 +281,4 @@ def test_hub_name_in_the_local_cache_keeps_its_dense_layer(tmp_path):
         f"np.testing.assert_allclose(got, np.load({str(tmp_path / 'expected.npy')!r}), atol=1e-5)\n"
         "print('ok')\n"
     )
-    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1",
-           "TRANSFORMERS_OFFLINE": "1"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
-    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+    run_offline(code, tmp_path / "cache")

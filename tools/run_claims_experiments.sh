@@ -38,3 +38,7 @@ for seed in 0 1 2; do
       commit xquad-r_to_mlqa-r "Results: $label seed $seed, reverse direction (XQuAD-R -> MLQA-R)"
   done
 done
+# the 128-step hybrid runs with their last step exported (trains them again unless their run folders were
+# seeded with those runs' checkpoints: see results/configs/mlqa-to-xquad-128-last.yaml)
+$PY -m hybrid_ir reproduce --config results/configs/mlqa-to-xquad-128-last.yaml && \
+  commit mlqa-r_to_xquad-r_128steps_last "Results: the 128-step hybrid runs with their last step exported"

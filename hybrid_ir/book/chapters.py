@@ -336,14 +336,15 @@ def results_dir() -> Path:
     return root / "results"
 
 
-def recorded_experiment(config: str):
-    """The experiment ``results/configs/<config>.yaml``, reading its runs from :func:`results_dir`.
+def recorded_experiment(config: str, root: str | Path | None = None):
+    """The experiment ``<root>/configs/<config>.yaml``, reading its runs from ``root`` (default: the
+    book's :func:`results_dir`).
 
     Example: ``recorded_experiment("mlqa-to-xquad").folder`` is ``results/mlqa-r_to_xquad-r``.
     """
     from hybrid_ir.experiments.reproduce import load_experiment
 
-    root = results_dir()
+    root = results_dir() if root is None else Path(root)
     exp = load_experiment(root / "configs" / f"{config}.yaml")
     exp.results_dir = str(root)
     return exp

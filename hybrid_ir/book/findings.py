@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from hybrid_ir.book.chapters import recorded_experiment
 from hybrid_ir.book.settings import DATASET_NAMES, number_word
 from hybrid_ir.experiments.findings import (
     cross_experiment_test,
@@ -27,17 +28,11 @@ from hybrid_ir.experiments.findings import (
     read_claims,
     tatoeba_table,
 )
-from hybrid_ir.experiments.reproduce import UNTUNED, ExperimentConfig, load_experiment
+from hybrid_ir.experiments.reproduce import UNTUNED, ExperimentConfig
 
 __all__ = ["findings_markdown"]
 
 CH8 = "[chapter 8](../notebooks/08_reproduction.ipynb)"
-
-
-def _experiment(root: Path, config: str) -> ExperimentConfig:
-    exp = load_experiment(root / "configs" / f"{config}.yaml")
-    exp.results_dir = str(root)
-    return exp
 
 
 def _diff(row: pd.Series, digits: int = 4) -> str:
@@ -69,16 +64,16 @@ def findings_markdown(root: str | Path) -> str:
     """The findings list (Markdown) from the ``results/`` folder ``root``; every statement, including
     its headline, follows from the recorded numbers and verdicts."""
     root = Path(root)
-    main = _experiment(root, "mlqa-to-xquad")
+    main = recorded_experiment("mlqa-to-xquad", root)
     claims = read_claims(main)
     lines: list[str] = []
     if not claims.empty:
         lines += _main_findings(claims, main)
-    exp128 = _experiment(root, "mlqa-to-xquad-128")
+    exp128 = recorded_experiment("mlqa-to-xquad-128", root)
     recorded = exposure_table([main, exp128])
     steps = recorded.groupby("experiment")["steps"].max() if len(recorded) else pd.Series(dtype=int)
     main_steps, long_steps = (int(steps.get(e.name, 0)) for e in (main, exp128))
-    exp_last = _experiment(root, "mlqa-to-xquad-128-last")  # the same runs, last step exported
+    exp_last = recorded_experiment("mlqa-to-xquad-128-last", root)  # the same runs, last step exported
     exact = cross_experiment_test((exp_last, "hybrid"), (main, "x-x-mono"), "mono_ap")
     equal = exact if exact is not None else cross_experiment_test((exp128, "hybrid"), (main, "x-x-mono"), "mono_ap")
     if equal is not None:
@@ -106,7 +101,7 @@ def findings_markdown(root: str | Path) -> str:
             f"hybrid minus X-X-mono on monolingual mAP is {equal.difference:+.4f} (95% CI {equal.low:+.4f} to "
             f"{equal.high:+.4f}).{seen} {_where(exp_last if exact is not None else exp128)}."
         )
-    reverse = _experiment(root, "xquad-to-mlqa")
+    reverse = recorded_experiment("xquad-to-mlqa", root)
     rev = read_claims(reverse)
     if not rev.empty and not claims.empty:
         both = claims[["claim", "verdict"]].merge(rev[["claim", "verdict"]], on="claim", suffixes=("", "_rev"))

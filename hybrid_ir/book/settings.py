@@ -20,8 +20,9 @@ import gzip
 import json
 from pathlib import Path
 
+from hybrid_ir.book.chapters import recorded_experiment
 from hybrid_ir.experiments.claims import PAPER_CLAIMS
-from hybrid_ir.experiments.reproduce import ExperimentConfig, load_experiment
+from hybrid_ir.experiments.reproduce import ExperimentConfig
 from hybrid_ir.training.config import TrainConfig
 
 __all__ = ["DATASET_NAMES", "book_settings", "number_word"]
@@ -42,12 +43,6 @@ def number_word(n: int) -> str:
     return _WORDS[n] if 0 <= n < len(_WORDS) else f"{n:,}"
 
 
-def _experiment(results: Path, config: str) -> ExperimentConfig:
-    exp = load_experiment(results / "configs" / f"{config}.yaml")
-    exp.results_dir = str(results)
-    return exp
-
-
 def _first_run(exp: ExperimentConfig, strategy: str = "hybrid") -> Path:
     """The folder of the first recorded seed of ``strategy`` (its files describe the setting)."""
     for seed in exp.seeds:
@@ -66,8 +61,8 @@ def _parallel_questions(run: Path) -> int:
 def book_settings(results: str | Path) -> dict[str, str]:
     """Every value the Markdown pages substitute, as display strings, from the ``results/`` folder."""
     results = Path(results)
-    main = _experiment(results, "mlqa-to-xquad")
-    long = _experiment(results, "mlqa-to-xquad-128")
+    main = recorded_experiment("mlqa-to-xquad", results)
+    long = recorded_experiment("mlqa-to-xquad-128", results)
     run = _first_run(main)
     exposure = json.loads((run / "exposure.json").read_text(encoding="utf-8"))
     metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
