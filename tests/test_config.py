@@ -169,3 +169,19 @@ def test_expected_time_never_starts_empty() -> None:
 
     line = chapters.expected_time(chapters.PROFILES["ci"], "06_miracl")
     assert line.startswith("no live training and no large encoding;")
+
+
+def test_recorded_runs_keep_their_config_hash_and_the_exact_schedule_changes_it() -> None:
+    """A field added later (batch_schedule) is left out of the hash at the value the recorded runs used,
+    so their checkpoints still resume; any other value changes the hash."""
+    import json
+
+    root = Path(__file__).resolve().parents[1] / "results"
+    for run in sorted(root.glob("*/*/seed0/run.json"))[:6]:
+        record = json.loads(run.read_text(encoding="utf-8"))
+        cfg = TrainConfig()
+        for key, value in record["train_config"].items():
+            setattr(cfg, key, value)
+        assert config_hash(cfg) == record["train_result"]["config_hash"], run
+        cfg.batch_schedule = "exact"
+        assert config_hash(cfg) != record["train_result"]["config_hash"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,34 @@ def test_claims_exposure_and_tatoeba_tables(experiment: Path, data_dir: Path) ->
     t = cross_experiment_test((exp, "hybrid"), (exp, "x-x-mono"), "tatoeba:mean")
     assert t is not None and t.seeds_a == 2 and t.questions == 1548
     assert cross_experiment_test((exp, "x-y"), (exp, "hybrid"), "mono_ap") is None
+
+
+def test_strategy_seeds_names_and_results_root(tmp_path: Path) -> None:
+    """A strategy may list its own seeds (its runs only; not a training setting); names are single
+    safe folder names; ``results_root`` replaces the file's results folder."""
+    from hybrid_ir.experiments.reproduce import load_experiment
+
+    config = tmp_path / "exp.yaml"
+    base = ("name: exp\nprofile: smoke\nbaseline: false\nseeds: [0, 1, 2]\nstrategies:\n"
+            "  a: {strategy: mono}\n  b: {strategy: hybrid, batch_schedule: exact, seeds: [0, 3]}\n")
+    config.write_text(base, encoding="utf-8")
+    exp = load_experiment(config, results_root=tmp_path / "elsewhere")
+    assert exp.runs() == [("a", 0), ("b", 0), ("a", 1), ("a", 2), ("b", 3)]
+    assert exp.folder == tmp_path / "elsewhere" / "exp"
+    from hybrid_ir.experiments.reproduce import train_config
+
+    cfg = train_config(exp, "b", 3)
+    assert (cfg.seed, cfg.batch_schedule) == (3, "exact") and not hasattr(cfg, "seeds")
+    for bad, what in (("name: ../../x", "experiment name '../../x'"), ("name: /abs", "experiment name '/abs'"),
+                      ("name: .hidden", "experiment name '.hidden'")):
+        config.write_text(base.replace("name: exp", bad), encoding="utf-8")
+        with pytest.raises(HybridIRError, match="is not a plain folder name"):
+            load_experiment(config)
+        with pytest.raises(HybridIRError, match=re.escape(what)):
+            load_experiment(config)
+    config.write_text(base.replace("  a: {strategy: mono}", "  ../a: {strategy: mono}"), encoding="utf-8")
+    with pytest.raises(HybridIRError, match=re.escape("strategy label '../a' is not a plain folder name")):
+        load_experiment(config)
+    config.write_text(base.replace("seeds: [0, 3]", "seeds: [0, -3]"), encoding="utf-8")
+    with pytest.raises(HybridIRError, match=re.escape("'strategies.b.seeds' must be a list of non-negative")):
+        load_experiment(config)

@@ -595,3 +595,62 @@ def test_cli_sample_jsonl_and_summary(capsys, data_dir):
     assert main(["sample", "--dataset", "mlqa-r", "--batch-size", "5000", "--strategy", "mono",
                  "--data-dir", str(data_dir)]) == 2
     assert "batch_size=5000" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------ exact batch schedule
+@SETTINGS
+@given(
+    sets=several_sets(3),
+    batch_size=st.integers(1, 6),
+    alpha=st.floats(0.01, 0.99),
+    seed=st.integers(0, 2**32),
+    epoch=st.integers(0, 4),
+    extra=st.one_of(st.none(), st.integers(1, 60)),
+)
+def test_exact_schedule_has_exactly_round_alpha_n_mono_batches(sets, batch_size, alpha, seed, epoch, extra):
+    """Rule 2, exact schedule: every batch obeys the other rules, and of the epoch's batches from
+    parallel datasets exactly floor(alpha n + 1/2) are mono (the coin only gets it on average)."""
+    assume(feasible_sets(sets, batch_size, "hybrid", alpha))
+    sampler = HybridBatchSampler(sets, batch_size, "hybrid", alpha=alpha, seed=seed, batches_per_epoch=extra,
+                                 batch_schedule="exact")
+    sampler.set_epoch(epoch)
+    batches = list(sampler)
+    check_invariants(sampler, sets, batches)
+    mono_only = {ts.name for ts in sets if is_mono_only(ts)}
+    parallel = [b for b in batches if b.dataset not in mono_only]
+    assert sum(b.type == "mono" for b in parallel) == math.floor(alpha * len(parallel) + 0.5)
+    assert all(b.type == "mono" for b in batches if b.dataset in mono_only)
+    assert list(sampler) == batches  # deterministic
+
+
+def test_exact_schedule_over_epochs_and_its_order():
+    """Four epochs of 32 batches at alpha 0.5 hold exactly 64 mono batches (16 per epoch, in an order
+    that changes with the epoch and the seed); the coin with the same seed does not, in general."""
+    ts = full_set("s", 128, 3)
+    exact = HybridBatchSampler(ts, 4, "hybrid", alpha=0.5, seed=7, batch_schedule="exact")
+    assert len(exact) == 32
+    orders = []
+    for epoch in range(4):
+        exact.set_epoch(epoch)
+        types = [b.type for b in exact]
+        assert types.count("mono") == 16
+        orders.append(types)
+    assert len({tuple(o) for o in orders}) == 4
+    other_seed = HybridBatchSampler(ts, 4, "hybrid", alpha=0.5, seed=8, batch_schedule="exact")
+    assert [b.type for b in other_seed] != orders[0]
+    coin_counts = set()
+    for seed in range(20):
+        coin = HybridBatchSampler(ts, 4, "hybrid", alpha=0.5, seed=seed)
+        coin_counts.add(sum(b.type == "mono" for b in coin))
+    assert len(coin_counts) > 1  # the coin's count varies from seed to seed
+
+
+def test_exact_schedule_changes_nothing_at_alpha_zero_or_one_and_is_checked():
+    ts = full_set("s", 40, 3)
+    for strategy, alpha in (("mono", 1.0), ("cross", 0.0)):
+        base = list(HybridBatchSampler(ts, 4, strategy, seed=3))
+        assert list(HybridBatchSampler(ts, 4, "hybrid", alpha=alpha, seed=3, batch_schedule="exact")) == base
+    assert list(HybridBatchSampler(ts, 4, "hybrid", seed=3, batch_schedule="coin")) == list(
+        HybridBatchSampler(ts, 4, "hybrid", seed=3))
+    with pytest.raises(HybridIRError, match="batch_schedule must be one of coin, exact; got 'exactly'"):
+        HybridBatchSampler(ts, 4, "hybrid", batch_schedule="exactly")  # type: ignore[arg-type]

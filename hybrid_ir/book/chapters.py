@@ -345,8 +345,7 @@ def recorded_experiment(config: str, root: str | Path | None = None):
     from hybrid_ir.experiments.reproduce import load_experiment
 
     root = results_dir() if root is None else Path(root)
-    exp = load_experiment(root / "configs" / f"{config}.yaml")
-    exp.results_dir = str(root)
+    exp = load_experiment(root / "configs" / f"{config}.yaml", results_root=root)
     return exp
 
 

@@ -28,7 +28,7 @@ from hybrid_ir.experiments.findings import (
     read_claims,
     tatoeba_table,
 )
-from hybrid_ir.experiments.reproduce import UNTUNED, ExperimentConfig
+from hybrid_ir.experiments.reproduce import UNTUNED, ExperimentConfig, seeds_recorded
 
 __all__ = ["findings_markdown"]
 
@@ -148,11 +148,11 @@ def _main_findings(claims: pd.DataFrame, main: ExperimentConfig) -> list[str]:
         lines.append(
             f"**{head}** Cross-lingual (X-Y) minus monolingual-only (X-X-mono) batches, monolingual mAP on "
             f"{DATASET_NAMES.get(main.eval_dataset, main.eval_dataset)}: {_diff(xy)}, "
-            f"{number_word(len(main.seeds))} seeds each {_where(main)}."
+            f"{number_word(seeds_recorded(main))} seeds each {_where(main)}."
         )
     if mono is not None:
         head = MONO_HEADLINE.get(mono.verdict, f"Hybrid against X-X-mono on monolingual retrieval: {mono.verdict}.")
-        head = head.format(seeds=number_word(len(main.seeds)))
+        head = head.format(seeds=number_word(seeds_recorded(main)))
         lines.append(f"**{head}** Hybrid minus X-X-mono, monolingual mAP: {_diff(mono)} {_where(main)}.")
     if cross is not None and multi is not None:
         level = cross.verdict == multi.verdict == "no significant difference"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from hybrid_ir.book.chapters import recorded_experiment
 from hybrid_ir.experiments.claims import PAPER_CLAIMS
-from hybrid_ir.experiments.reproduce import ExperimentConfig
+from hybrid_ir.experiments.reproduce import ExperimentConfig, seeds_recorded
 from hybrid_ir.training.config import TrainConfig
 
 __all__ = ["DATASET_NAMES", "book_settings", "number_word"]
@@ -74,8 +74,8 @@ def book_settings(results: str | Path) -> dict[str, str]:
         "eval_dataset": DATASET_NAMES.get(main.eval_dataset, main.eval_dataset),
         "eval_questions": f"{_parallel_questions(run):,}",
         "eval_languages": number_word(len(metrics["per_language"])),
-        "seeds_per_strategy": number_word(len(main.seeds)),
-        "seeds": str(len(main.seeds)),
+        "seeds_per_strategy": number_word(seeds_recorded(main)),
+        "seeds": str(seeds_recorded(main)),
         "train_languages": str(len({pair.split("-")[0] for pair in exposure["trained"]["triplets_by_pair"]})),
         "claims_tested": number_word(len(PAPER_CLAIMS)),
         "main_steps": str(exposure["steps"]),

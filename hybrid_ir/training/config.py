@@ -112,6 +112,10 @@ class TrainConfig:
     # -- batches -------------------------------------------------------------------------------
     strategy: str = _f("hybrid", "batch strategy: X-X-mono, X-Y (cross) or hybrid", ("mono", "cross", "hybrid"))
     alpha: float = _f(0.5, "hybrid: probability that a batch is monolingual")
+    batch_schedule: str = _f(
+        "coin", "hybrid: a coin per batch (mono with probability alpha), or exactly round(alpha x batches) "
+        "mono batches per epoch in a seeded random order", ("coin", "exact"),
+    )
     dataset_weights: str = _f("size", "how a batch's dataset is drawn", ("size", "uniform"))
     batch_size: int = _f(100, "triplets per optimiser step (the global batch over all processes)")
     batches_per_epoch: int = _f(0, "batches per epoch (0 = examples // batch_size)")
@@ -241,12 +245,19 @@ class TrainConfig:
         return "\n".join(lines)
 
 
+#: Fields added after runs were recorded, left out of :func:`config_hash` while they hold the value
+#: that reproduces the older runs, so that those runs' checkpoints still resume.
+LATER_FIELDS: dict[str, Any] = {"batch_schedule": "coin"}
+
+
 def config_hash(cfg: TrainConfig) -> str:
-    """SHA-256 (16 hex digits) of the fields that change what is trained (not :data:`RUN_CONTROL_FIELDS`).
+    """SHA-256 (16 hex digits) of the fields that change what is trained (not :data:`RUN_CONTROL_FIELDS`,
+    nor a :data:`LATER_FIELDS` entry at its old value).
 
     A checkpoint stores it; resuming with a different hash is refused.
     """
-    data = {k: v for k, v in cfg.to_dict().items() if k not in RUN_CONTROL_FIELDS}
+    data = {k: v for k, v in cfg.to_dict().items()
+            if k not in RUN_CONTROL_FIELDS and not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

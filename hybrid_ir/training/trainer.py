@@ -508,6 +508,7 @@ def set_up(
         train_sets, cfg.batch_size, strategy=cfg.strategy, alpha=cfg.alpha,  # type: ignore[arg-type]
         dataset_weights=cfg.dataset_weights, seed=cfg.seed,  # type: ignore[arg-type]
         num_replicas=info.world_size, rank=info.rank, batches_per_epoch=cfg.batches_per_epoch or None,
+        batch_schedule=cfg.batch_schedule,  # type: ignore[arg-type]
     )
     epoch_total = cfg.epochs * len(sampler)
     total_steps = min(s for s in (cfg.max_steps, epoch_total) if s > 0)
@@ -759,6 +760,7 @@ def replay_exposure(
                 list(train_sets), cfg.batch_size, strategy=cfg.strategy, alpha=cfg.alpha,  # type: ignore[arg-type]
                 dataset_weights=cfg.dataset_weights, seed=cfg.seed,  # type: ignore[arg-type]
                 num_replicas=world_size, rank=rank, batches_per_epoch=cfg.batches_per_epoch or None,
+                batch_schedule=cfg.batch_schedule,  # type: ignore[arg-type]
             )
             yield from islice(_all_epochs(sampler), n)
 

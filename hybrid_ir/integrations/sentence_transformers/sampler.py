@@ -88,6 +88,7 @@ class HybridSTBatchSampler:
         seed: int = 0,
         batches_per_epoch: int | None = None,
         num_processes: int = 1,
+        batch_schedule: Literal["coin", "exact"] = "coin",
     ) -> None:
         if not isinstance(rows, TripletRows):
             raise HybridIRError(f"rows must come from triplet_dataset(...), got {type(rows).__name__}")
@@ -101,6 +102,7 @@ class HybridSTBatchSampler:
         self.sampler = HybridBatchSampler(
             rows.sets, self.batch_size * self.num_processes, strategy=strategy, alpha=alpha,
             dataset_weights=dataset_weights, seed=seed, batches_per_epoch=batches_per_epoch,
+            batch_schedule=batch_schedule,
         )
         if tuple(self.sampler.dataset_languages) != rows.languages:
             raise HybridIRError("rows and sampler disagree on the languages: rebuild rows from the same sets")

@@ -1,0 +1,136 @@
+"""An experiment's statistics: summaries over seeds, paired tests, the claims table.
+
+:func:`aggregate` writes ``summary.csv`` (one row per run), ``summary.json`` (mean and standard
+deviation over seeds), ``significance.csv`` (question-level paired tests between strategies),
+``claims.csv`` and ``power.csv`` (the paper's claims, seed-aware:
+:mod:`hybrid_ir.experiments.claims`) and, where runs recorded Tatoeba, ``tatoeba_claims.csv``."""
+
+from __future__ import annotations
+
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hybrid_ir.atomic import atomic_path, write_json
+from hybrid_ir.experiments.config import UNTUNED, ExperimentConfig
+from hybrid_ir.experiments.records import require_intact
+from hybrid_ir.experiments.results import (
+    METRICS,
+    collect,
+    dataset_of,
+    question_values,
+    seed_folders,
+    seed_question_values,
+    tatoeba_seed_values,
+)
+
+
+def aggregate(exp: ExperimentConfig, n_permutations: int = 10_000) -> dict[str, Any]:
+    """Write ``summary.csv``, ``summary.json`` and ``significance.csv`` for the finished runs
+    (refused, naming them, when a recorded run's files are damaged: :func:`require_intact`)."""
+    require_intact(exp)
+    runs = collect(exp)
+    folder = exp.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder / "summary.csv") as tmp:
+        runs.to_csv(tmp, index=False, float_format="%.6g")
+    stats: dict[str, Any] = {}
+    for label, group in runs.groupby("strategy", sort=False):
+        stats[label] = {
+            m: {"mean": float(group[m].mean()),
+                "std": float(group[m].std(ddof=1)) if len(group) > 1 else 0.0,
+                "n": len(group)}
+            for m in METRICS
+        }
+    sig = significance(exp, n_permutations=n_permutations)
+    with atomic_path(folder / "significance.csv") as tmp:
+        sig.to_csv(tmp, index=False, float_format="%.6g")
+    summary = {"experiment": exp.name, "eval_dataset": exp.eval_dataset, "strategies": stats,
+               "runs": len(runs)}
+    write_json(folder / "summary.json", summary)
+    write_claims(exp, n_resamples=n_permutations)
+    return summary
+
+
+def write_claims(exp: ExperimentConfig, n_resamples: int = 10_000) -> None:
+    """``claims.csv`` (the paper's claims, seed-aware; :func:`hybrid_ir.experiments.claims.claims_table`)
+    and, where runs recorded Tatoeba, ``tatoeba_claims.csv`` (differences between strategies)."""
+    from hybrid_ir.experiments.claims import claims_table
+
+    values = seed_question_values(exp)
+    if values:
+        table = claims_table(values, n_resamples=n_resamples)
+        with atomic_path(exp.folder / "claims.csv") as tmp:
+            table.to_csv(tmp, index=False, float_format="%.6g")
+    tatoeba = tatoeba_seed_values(exp)
+    if len(tatoeba) >= 2:
+        table = claims_table(tatoeba, tatoeba_comparisons(list(tatoeba)), n_resamples=n_resamples)
+        with atomic_path(exp.folder / "tatoeba_claims.csv") as tmp:
+            table.to_csv(tmp, index=False, float_format="%.6g")
+
+
+def tatoeba_comparisons(labels: list[str]) -> list:
+    """Every pair of strategies on Tatoeba, and each against the untuned baseline (a = the trained
+    one): two-sided, since the paper claims nothing there."""
+    from hybrid_ir.experiments.claims import Claim
+
+    out = []
+    for a, b in combinations(labels, 2):
+        if a == UNTUNED:
+            a, b = b, a
+        for metric in ("mean", "to_en", "from_en"):
+            out.append(Claim(f"{a} - {b}: Tatoeba acc@1 ({metric})", a, b, metric, "differs",
+                             "no claim in arXiv 2408.10536 (XTREME-R's Tatoeba task; this book's question)"))
+    return out
+
+
+def paired_tests(a: pd.DataFrame, b: pd.DataFrame, n_permutations: int = 10_000) -> pd.DataFrame:
+    """Paired randomisation test and 95% paired-bootstrap interval of a - b, per metric column.
+
+    ``a`` and ``b`` come from :func:`question_values` (same index). Columns of the result:
+    ``metric, mean_a, mean_b, difference, ci_low, ci_high, p_value, questions``.
+    """
+    from hybrid_ir.evaluation.significance import paired_bootstrap_ci, paired_randomisation_test
+
+    rows = []
+    for metric in ("mono_ap", "cross_ap", "multi_ap", "rank_distance"):
+        x, y = a[metric], b[metric]
+        keep = x.notna() & y.notna()
+        if keep.sum() < 2:  # undefined here (e.g. cross-lingual measures of a one-language evaluation)
+            rows.append({"metric": metric, "mean_a": np.nan, "mean_b": np.nan, "difference": np.nan,
+                         "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan, "questions": int(keep.sum())})
+            continue
+        test = paired_randomisation_test(x[keep], y[keep], n_permutations=n_permutations, seed=0)
+        ci = paired_bootstrap_ci(x[keep], y[keep], n_resamples=n_permutations, seed=0)
+        rows.append({"metric": metric, "mean_a": test.mean_a, "mean_b": test.mean_b,
+                     "difference": test.mean_difference, "ci_low": ci.low, "ci_high": ci.high,
+                     "p_value": test.p_value, "questions": test.n})
+    return pd.DataFrame(rows)
+
+
+def significance(exp: ExperimentConfig, n_permutations: int = 10_000) -> pd.DataFrame:
+    """Paired tests between every two strategies (and the baseline), over parallel questions.
+
+    A strategy's per-question values are averaged over its finished seeds
+    (:func:`question_values`); every pair of strategies is compared with :func:`paired_tests`, the
+    randomisation test of :mod:`hybrid_ir.evaluation.significance` (10,000 sign flips) with a 95%
+    paired-bootstrap interval for the mean difference.
+    """
+    labels = ([UNTUNED] if exp.baseline else []) + list(exp.strategies)
+    ds = None
+    values: dict[str, pd.DataFrame] = {}
+    for label in labels:
+        folders = seed_folders(exp, label)
+        if folders:
+            ds = ds if ds is not None else dataset_of(folders[0])
+            values[label] = question_values(folders, ds)
+    frames = []
+    for a, b in combinations(values, 2):
+        table = paired_tests(values[a], values[b], n_permutations)
+        table.insert(0, "b", b)
+        table.insert(0, "a", a)
+        frames.append(table)
+    columns = ["a", "b", "metric", "mean_a", "mean_b", "difference", "ci_low", "ci_high", "p_value", "questions"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
