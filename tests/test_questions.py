@@ -45,7 +45,7 @@ def test_language_tests_rows_and_verdicts(main_experiment) -> None:
     assert (table["p_holm"] >= table["p_value"] - 1e-12).all()
     for row in table.itertuples():
         if row.p_holm >= 0.05:
-            assert row.verdict == "no significant difference"
+            assert row.verdict == "undecided"
         else:
             assert row.verdict == ("a higher" if row.difference > 0 else "a lower")
     assert table.set_index("lang").loc["th", "family"] == "Kra-Dai"

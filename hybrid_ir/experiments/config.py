@@ -84,8 +84,9 @@ class ExperimentConfig:
         return self.folder / label if label == UNTUNED else self.folder / label / f"seed{seed}"
 
     def strategy_seeds(self, label: str) -> list[int]:
-        """The seeds of one strategy: its own ``seeds`` entry if it has one, else the experiment's."""
-        own = self.strategies[label].get("seeds")
+        """The seeds of one strategy: its own ``seeds`` entry if it has one, else the experiment's (also
+        for a label the experiment does not have, whose runs are then simply not found)."""
+        own = self.strategies.get(label, {}).get("seeds")
         return list(self.seeds if own is None else own)
 
     def runs(self) -> list[tuple[str, int | None]]:

@@ -10,7 +10,7 @@ seed_question_test`) language by language:
 with one row per training run (seed) and one column per query of L, seeds paired when both
 strategies have the same seeds. The p-values are Holm-adjusted across the languages (a family of
 11 tests), and each row gets the same verdict words as ``claims.csv`` ("a higher", "a lower",
-"no significant difference").
+"undecided").
 
 Example::
 
@@ -84,7 +84,7 @@ def language_tests(
     Columns :data:`TEST_COLUMNS`: the language's name, family and script
     (:data:`hybrid_ir.data.languages.LANGUAGES`), both means, the difference with its 95% interval,
     the seed-aware p-value, its Holm adjustment across the languages, and the verdict from the
-    Holm-adjusted p ("a higher", "a lower" or "no significant difference"). Empty when either
+    Holm-adjusted p ("a higher", "a lower" or "undecided"). Empty when either
     strategy has no finished runs.
     """
     if ds is None:

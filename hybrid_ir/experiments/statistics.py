@@ -55,15 +55,18 @@ def aggregate(exp: ExperimentConfig, n_permutations: int = 10_000) -> dict[str, 
 
 
 def write_claims(exp: ExperimentConfig, n_resamples: int = 10_000) -> None:
-    """``claims.csv`` (the paper's claims, seed-aware; :func:`hybrid_ir.experiments.claims.claims_table`)
+    """``claims.csv`` and ``power.csv`` (the experiment's claims, seed-aware:
+    :func:`hybrid_ir.experiments.claims.claims_table`, :func:`~hybrid_ir.experiments.claims.power_table`)
     and, where runs recorded Tatoeba, ``tatoeba_claims.csv`` (differences between strategies)."""
-    from hybrid_ir.experiments.claims import claims_table
+    from hybrid_ir.experiments.claims import claims_table, experiment_claims, power_table
 
     values = seed_question_values(exp)
-    if values:
-        table = claims_table(values, n_resamples=n_resamples)
-        with atomic_path(exp.folder / "claims.csv") as tmp:
-            table.to_csv(tmp, index=False, float_format="%.6g")
+    claims = experiment_claims(list(values))
+    if claims:
+        for name, table in (("claims.csv", claims_table(values, claims, n_resamples=n_resamples)),
+                            ("power.csv", power_table(values, claims, dataset=exp.eval_dataset))):
+            with atomic_path(exp.folder / name) as tmp:
+                table.to_csv(tmp, index=False, float_format="%.6g")
     tatoeba = tatoeba_seed_values(exp)
     if len(tatoeba) >= 2:
         table = claims_table(tatoeba, tatoeba_comparisons(list(tatoeba)), n_resamples=n_resamples)
@@ -82,7 +85,8 @@ def tatoeba_comparisons(labels: list[str]) -> list:
             a, b = b, a
         for metric in ("mean", "to_en", "from_en"):
             out.append(Claim(f"{a} - {b}: Tatoeba acc@1 ({metric})", a, b, metric, "differs",
-                             "no claim in arXiv 2408.10536 (XTREME-R's Tatoeba task; this book's question)"))
+                             "no claim in arXiv 2408.10536 (XTREME-R's Tatoeba task; this book's question)",
+                             f"tatoeba-{a}-vs-{b}-{metric}"))
     return out
 
 
