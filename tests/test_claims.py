@@ -24,11 +24,11 @@ from hybrid_ir.experiments.claims import (
     POWER_COLUMNS,
     VERDICTS,
     Claim,
+    check_claims,
     claim_by_id,
+    claims_table,
     experiment_claims,
     power_table,
-    check_claims,
-    claims_table,
     verdict,
 )
 
