@@ -102,13 +102,15 @@ FINDINGS_MARKER = "<!-- findings -->"
 
 
 def write_findings(intro: Path) -> None:
-    """Put the findings, computed from ``results/`` now, at the marker of the (staged) introduction."""
+    """Put the dashboard and findings, computed from ``results/`` now, at the marker of the (staged)
+    introduction; the claims figure is written beside it."""
     from hybrid_ir.book.findings import findings_markdown
 
     text = intro.read_text(encoding="utf-8")
     if FINDINGS_MARKER not in text:
         raise SystemExit(f"{intro}: the marker {FINDINGS_MARKER} for the findings is missing")
-    intro.write_text(text.replace(FINDINGS_MARKER, findings_markdown(ROOT / "results")), encoding="utf-8")
+    findings = findings_markdown(ROOT / "results", figure_dir=intro.parent)  # the claims figure beside the page
+    intro.write_text(text.replace(FINDINGS_MARKER, findings), encoding="utf-8")
 
 
 def write_settings(config_file: Path) -> None:

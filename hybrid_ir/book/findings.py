@@ -1,11 +1,11 @@
-"""The book's findings in a few sentences, written from the recorded results at build time.
+"""The introduction's results dashboard and findings, written from the recorded results at build time.
 
-:func:`findings_markdown` reads ``claims.csv``, ``summary.csv``, ``exposure.json`` and ``tatoeba.json``
-of the recorded experiments and returns a Markdown list: each statement with its number, its 95%
-interval and the chapter that shows the evidence. ``tools/build_book.py`` puts it into the
-introduction (at the ``<!-- findings -->`` marker), so no number on that page is typed by hand and a
-new recorded run changes the page on the next build. Statements about experiments that have no
-recorded run yet are left out; an experiment with fewer runs than planned says so.
+:func:`findings_markdown` reads ``claims.csv``, ``summary.json``, ``exposure.json`` and ``tatoeba.json``
+of the recorded experiments and returns Markdown: the claims figure (:func:`hybrid_ir.book.dashboard.forest_plot`,
+written into ``figure_dir``), a table of every claim in both directions, one sentence per claim made by
+:mod:`hybrid_ir.book.vocabulary` from its claim row (so no sentence says more than its verdict), a table
+of absolute levels, and the findings of the other experiments. ``tools/build_book.py`` puts it into the
+introduction (at the ``<!-- findings -->`` marker), so no number on that page is typed by hand.
 
 Example::
 
@@ -20,28 +20,15 @@ from pathlib import Path
 import pandas as pd
 
 from hybrid_ir.book.chapters import recorded_experiment
-from hybrid_ir.book.settings import DATASET_NAMES, number_word
-from hybrid_ir.experiments.findings import (
-    cross_experiment_test,
-    exposure_table,
-    finished,
-    read_claims,
-    tatoeba_table,
-)
-from hybrid_ir.experiments.reproduce import UNTUNED, ExperimentConfig, seeds_recorded
+from hybrid_ir.book.dashboard import DIRECTIONS, claims_overview, forest_plot, levels_table
+from hybrid_ir.book.vocabulary import VERDICT_WORDS, claim_sentence, signed, strategy_name
+from hybrid_ir.experiments.findings import exposure_table, finished, read_claims, tatoeba_table
+from hybrid_ir.experiments.reproduce import UNTUNED, ExperimentConfig
 
-__all__ = ["findings_markdown"]
+__all__ = ["FIGURE", "findings_markdown"]
 
 CH8 = "[chapter 8](../notebooks/08_reproduction.ipynb)"
-
-
-def _diff(row: pd.Series, digits: int = 4) -> str:
-    return f"{row.difference:+.{digits}f} (95% CI {row.ci_low:+.{digits}f} to {row.ci_high:+.{digits}f})"
-
-
-def _claim(claims: pd.DataFrame, text: str) -> pd.Series | None:
-    hit = claims[claims.claim == text]
-    return None if hit.empty or hit.iloc[0].verdict == "not run" else hit.iloc[0]
+FIGURE = "claims_dashboard.png"
 
 
 def _where(exp: ExperimentConfig | None = None) -> str:
@@ -53,119 +40,126 @@ def _where(exp: ExperimentConfig | None = None) -> str:
     return f"({CH8})"
 
 
-MONO_HEADLINE = {
-    "does not hold": "Hybrid batches do not keep the monolingual quality of monolingual-only training here.",
-    "no significant difference": "Hybrid batches keep monolingual quality, as far as {seeds} seeds can tell.",
-    "holds": "Hybrid batches beat monolingual-only training even on monolingual retrieval.",
-}
+def _figure_block(overview: pd.DataFrame, figure_dir: Path) -> str:
+    forest_plot(overview, figure_dir / FIGURE)
+    return (
+        f"```{{figure}} {FIGURE}\n:name: fig-claims-dashboard\n:width: 100%\n"
+        ":alt: For each of the paper's claims, the difference between the two strategies it compares, with its "
+        "95% interval, in both directions, and the paper's own differences\n\n"
+        "Every claim of the paper, tested on the recorded runs. Each line is one claim (its short id; the table "
+        "below gives the words): a − b with its 95% interval for MLQA-R → XQuAD-R (blue) and XQuAD-R → MLQA-R "
+        "(orange). A filled marker is a decided verdict (a diamond: equivalent within the margin, a cross: does "
+        "not hold or the opposite holds), a hollow one is undecided. The grey band is the ±margin of a "
+        "\"keeps\" / \"matches\" claim; black marks are the paper's differences on the same test set (x XLM-R, "
+        "+ LaBSE). Left: mAP; right: rank distance in ranks (lower is less language bias).\n```\n\n"
+    )
 
 
-def findings_markdown(root: str | Path) -> str:
-    """The findings list (Markdown) from the ``results/`` folder ``root``; every statement, including
-    its headline, follows from the recorded numbers and verdicts."""
-    root = Path(root)
+def _cell(row: pd.Series) -> str:
+    digits = 1 if row["metric"] == "rank_distance" else 4
+    paper = f"{signed(row['paper_xlmr'], digits)} / {signed(row['paper_labse'], digits)}"
+    return f"{VERDICT_WORDS[row['verdict']]}: {signed(row['difference'], digits)} (paper {paper})"
+
+
+def _claims_table(overview: pd.DataFrame) -> str:
+    labels = [label for _, label, _ in DIRECTIONS if label in set(overview.transfer)]
+    lines = ["```{table} The paper's claims in both directions: verdict and difference a − b (mean over seeds), "
+             "with the paper's difference on the same test set (XLM-R / LaBSE). mAP in mAP units, rank "
+             "distance in ranks.\n:name: tab-claims-overview\n",
+             "| claim | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
+    for claim_id, rows in overview.groupby("id", sort=False):
+        by_direction = {r["transfer"]: _cell(r) for _, r in rows.iterrows()}
+        lines.append(f"| {rows['claim'].iloc[0]} (`{claim_id}`) | "
+                     + " | ".join(by_direction.get(label, "not run") for label in labels) + " |")
+    return "\n".join(lines) + "\n```\n\n"
+
+
+def _claim_sentences(overview: pd.DataFrame) -> list[str]:
+    lines = []
+    for claim_id, rows in overview.groupby("id", sort=False):
+        parts = []
+        for _, r in rows.iterrows():
+            a, b = int(r["seeds_a"]), int(r["seeds_b"])
+            runs = f"{a} seeds each" if a == b else f"{a} and {b} seeds"
+            parts.append(f"{r['transfer']}: {claim_sentence(r, runs)}")
+        verdicts = set(rows.verdict)
+        agree = ("The two directions give the same verdict." if len(verdicts) == 1 else
+                 "**The two directions give different verdicts**: the answer depends on which set is trained on.")
+        lines.append(f"**{rows['claim'].iloc[0][0].upper() + rows['claim'].iloc[0][1:]}** (`{claim_id}`). "
+                     + " ".join(p + "." for p in parts) + (f" {agree}" if len(rows) > 1 else ""))
+    return lines
+
+
+def _levels_block(levels: pd.DataFrame) -> str:
+    if levels.empty:
+        return ""
+    head = ("```{table} Absolute levels, MLQA-R → XQuAD-R: mean over the recorded runs of the book's encoder, "
+            "with the paper's XLM-R numbers on XQuAD-R (its strongest setting is LaBSE; see chapter 4). "
+            "Rank distance in ranks.\n:name: tab-levels\n")
+    rows = ["| strategy | runs | mono | cross | multi | rank dist. | paper mono | paper cross | paper multi | "
+            "paper rank dist. |", "|---" * 10 + "|"]
+    for r in levels.itertuples(index=False):
+        values = list(r)
+        cells = [str(values[0]), str(values[1])] + [
+            "–" if pd.isna(v) else (f"{v:.1f}" if i in (3, 7) else f"{v:.3f}") for i, v in enumerate(values[2:])]
+        rows.append("| " + " | ".join(cells) + " |")
+    return head + "\n".join(rows) + "\n```\n\n"
+
+
+def _other_findings(root: Path) -> list[str]:
+    lines = []
     main = recorded_experiment("mlqa-to-xquad", root)
-    claims = read_claims(main)
-    lines: list[str] = []
-    if not claims.empty:
-        lines += _main_findings(claims, main)
+    controlled = recorded_experiment("mlqa-to-xquad-controlled", root)
+    claims = read_claims(controlled)
+    ran = claims[claims.verdict != "not run"] if not claims.empty else claims
+    if not ran.empty:
+        sentences = " ".join(f"{r['claim'][0].upper() + r['claim'][1:]}: {claim_sentence(r)}." for _, r in ran.iterrows())
+        lines.append(
+            "**The controlled exposure experiment** (constant learning rate, last-step weights, hybrid with exactly "
+            "64 monolingual and 64 cross-lingual batches against X-X-mono with the same 64 monolingual batches "
+            f"alone). {sentences} {_where(controlled)}.")
     exp128 = recorded_experiment("mlqa-to-xquad-128", root)
-    recorded = exposure_table([main, exp128])
-    steps = recorded.groupby("experiment")["steps"].max() if len(recorded) else pd.Series(dtype=int)
-    main_steps, long_steps = (int(steps.get(e.name, 0)) for e in (main, exp128))
-    exp_last = recorded_experiment("mlqa-to-xquad-128-last", root)  # the same runs, last step exported
-    exact = cross_experiment_test((exp_last, "hybrid"), (main, "x-x-mono"), "mono_ap")
-    equal = exact if exact is not None else cross_experiment_test((exp128, "hybrid"), (main, "x-x-mono"), "mono_ap")
-    if equal is not None:
-        if equal.p_value < 0.05:
-            head = ("Twice the training steps do not close the monolingual gap." if equal.difference < 0 else
-                    "With twice the training steps, hybrid overtakes X-X-mono on monolingual retrieval.")
-        else:
-            head = "With twice the training steps, hybrid is level with X-X-mono on monolingual retrieval."
-        exposure = exposure_table([exp128, main])
+    exposure = exposure_table([main, exp128])
+    if not exposure.empty and (exposure.experiment == exp128.name).any():
         hyb = exposure[(exposure.experiment == exp128.name) & (exposure.strategy == "hybrid")]
         mono = exposure[(exposure.experiment == main.name) & (exposure.strategy == "x-x-mono")]
-        seen = ""
-        if exact is not None:
-            seen = (f" The hybrid weights compared are those of each run's last step, so they have seen as many "
-                    f"monolingual batches as X-X-mono's in expectation ({hyb['mono batches'].mean():.0f} on average "
-                    f"against {mono['mono batches'].mean():.0f}).")
-        elif not hyb.empty and not mono.empty:
-            seen = (f" Hybrid trained on {hyb['mono batches'].mean():.0f} monolingual batches on average, but the "
-                    f"weights kept by the lowest validation loss had seen {hyb['mono batches at export'].mean():.0f}"
-                    f" (X-X-mono at {main_steps} steps: {mono['mono batches at export'].mean():.0f}), so the match holds for "
-                    "training, not for the exported weights.")
         lines.append(
-            f"**{head}** Trained for {long_steps} steps, so that it trains on as many monolingual batches as "
-            f"X-X-mono at {main_steps}, "
-            f"hybrid minus X-X-mono on monolingual mAP is {equal.difference:+.4f} (95% CI {equal.low:+.4f} to "
-            f"{equal.high:+.4f}).{seen} {_where(exp_last if exact is not None else exp128)}."
-        )
-    reverse = recorded_experiment("xquad-to-mlqa", root)
-    rev = read_claims(reverse)
-    if not rev.empty and not claims.empty:
-        both = claims[["claim", "verdict"]].merge(rev[["claim", "verdict"]], on="claim", suffixes=("", "_rev"))
-        ran = both[both.verdict_rev != "not run"]
-        same = int((ran.verdict == ran.verdict_rev).sum())
-        lines.append(
-            f"**The reverse direction** (train on XQuAD-R, test on MLQA-R) gives the same verdict on {same} of "
-            f"the {len(ran)} claims it can test {_where(reverse)}."
-        )
+            f"**Equal steps are not equal data.** With a coin per batch, hybrid trained for twice the steps drew "
+            f"{hyb['mono batches'].mean():.0f} monolingual batches on average (runs: "
+            f"{', '.join(str(int(v)) for v in hyb['mono batches'])}) against X-X-mono's "
+            f"{mono['mono batches'].mean():.0f}, with a different learning-rate schedule and number of epochs; "
+            f"the controlled experiment above holds those equal {_where(exp128)}.")
     tatoeba = tatoeba_table(main)
     if not tatoeba.empty and (tatoeba.strategy == UNTUNED).any():
         base = float(tatoeba.loc[tatoeba.strategy == UNTUNED, "mean"].iloc[0])
-        text = (f"**Tatoeba bitext retrieval**, which no strategy trains: the untuned encoder finds the "
-                f"translation first for {base:.1%} of the sentences")
-        t128 = tatoeba_table(exp128)
-        if not t128.empty:
-            text += f"; after {long_steps} steps of fine-tuning " + ", ".join(f"{r.strategy} {r.mean:.1%}" for r in t128.itertuples())
-        lines.append(f"{text} {_where(exp128 if not t128.empty else None)}.")
-    exposure = exposure_table([main])
-    if not exposure.empty:
-        share = exposure.groupby("strategy")["English share"].mean()
-        lines.append(
-            f"**Equal steps are not equal data.** At {main_steps} steps English is on one side of "
-            f"{share.get('x-x-mono', float('nan')):.0%} of X-X-mono's training triplets, "
-            f"{share.get('hybrid', float('nan')):.0%} of hybrid's and {share.get('x-y', float('nan')):.0%} of "
-            f"X-Y's {_where()}."
-        )
-    if not lines:
-        return "No recorded results yet: `hybrid-ir reproduce --config results/configs/mlqa-to-xquad.yaml`.\n"
-    return "\n".join(f"- {line}" for line in lines) + "\n"
-
-
-def _main_findings(claims: pd.DataFrame, main: ExperimentConfig) -> list[str]:
-    lines = []
-    xy = _claim(claims, "X-Y costs monolingual quality against X-X-mono")
-    mono = _claim(claims, "hybrid keeps the monolingual quality of X-X-mono")
-    cross = _claim(claims, "hybrid matches X-Y on cross-lingual retrieval")
-    multi = _claim(claims, "hybrid matches X-Y on multilingual retrieval")
-    bias_mono = _claim(claims, "hybrid has less language bias than X-X-mono")
-    bias_xy = _claim(claims, "hybrid has less language bias than X-Y")
-    if xy is not None:
-        head = ("The trade-off the method addresses is real here." if xy.verdict == "holds" else
-                "The trade-off the method addresses does not show clearly here.")
-        lines.append(
-            f"**{head}** Cross-lingual (X-Y) minus monolingual-only (X-X-mono) batches, monolingual mAP on "
-            f"{DATASET_NAMES.get(main.eval_dataset, main.eval_dataset)}: {_diff(xy)}, "
-            f"{number_word(seeds_recorded(main))} seeds each {_where(main)}."
-        )
-    if mono is not None:
-        head = MONO_HEADLINE.get(mono.verdict, f"Hybrid against X-X-mono on monolingual retrieval: {mono.verdict}.")
-        head = head.format(seeds=number_word(seeds_recorded(main)))
-        lines.append(f"**{head}** Hybrid minus X-X-mono, monolingual mAP: {_diff(mono)} {_where(main)}.")
-    if cross is not None and multi is not None:
-        level = cross.verdict == multi.verdict == "no significant difference"
-        head = ("On cross-lingual and multilingual retrieval hybrid is level with X-Y." if level else
-                f"Hybrid against X-Y: cross-lingual *{cross.verdict}*, multilingual *{multi.verdict}*.")
-        lines.append(
-            f"**{head}** Hybrid minus X-Y: cross mAP {_diff(cross)}, multi mAP {_diff(multi)}, with the "
-            f"run-to-run variation taken into account {_where(main)}."
-        )
-    if bias_mono is not None and bias_xy is not None:
-        lines.append(
-            f"**Language bias: less than X-X-mono ({bias_mono.verdict}), less than X-Y ({bias_xy.verdict}).** "
-            f"Rank distance, hybrid minus X-X-mono {_diff(bias_mono, 1)}; hybrid minus X-Y "
-            f"{_diff(bias_xy, 1)} {_where(main)}."
-        )
+        trained = ", ".join(f"{strategy_name(r.strategy)} {r.mean:.1%} ({r.runs} run{'s' if r.runs > 1 else ''})"
+                            for r in tatoeba.itertuples() if r.strategy != UNTUNED)
+        lines.append(f"**Tatoeba bitext retrieval**, which no strategy trains: the untuned encoder finds the "
+                     f"translation first for {base:.1%} of the sentences; after fine-tuning {trained} "
+                     f"{_where(main)}.")
     return lines
+
+
+def findings_markdown(root: str | Path, figure_dir: str | Path | None = None) -> str:
+    """The dashboard and findings (Markdown) from the ``results/`` folder ``root``. With ``figure_dir``
+    the claims figure is written there and shown; without it the page gets the tables and sentences."""
+    root = Path(root)
+    overview = claims_overview(root)
+    if overview.empty:
+        return "No recorded results yet: `hybrid-ir reproduce --config results/configs/mlqa-to-xquad.yaml`.\n"
+    text = ""
+    if figure_dir is not None:
+        text += _figure_block(overview, Path(figure_dir))
+        text += ("{numref}`fig-claims-dashboard` and {numref}`tab-claims-overview` give every claim in both "
+                 "directions; the sentences below say each in words, and {numref}`tab-levels` gives the "
+                 "levels the differences move.\n\n")
+    else:
+        text += ("{numref}`tab-claims-overview` gives every claim in both directions; the sentences below say "
+                 "each in words, and {numref}`tab-levels` gives the levels the differences move.\n\n")
+    text += _claims_table(overview)
+    text += "\n".join(f"- {line}" for line in _claim_sentences(overview)) + "\n\n"
+    text += _levels_block(levels_table(root))
+    other = _other_findings(root)
+    if other:
+        text += "\n".join(f"- {line}" for line in other) + "\n"
+    return text

@@ -361,7 +361,8 @@ def claims_table(
 
 def _what_would_decide(row: pd.Series) -> str:
     n = row["seeds_needed_observed"]
-    what = "equivalence within the margin" if row["test"] == "equivalence" else "a significant difference"
+    tost = row["test"] == "equivalence" and abs(row["observed_difference"]) < row["margin"]
+    what = "equivalence within the margin" if tost else "a significant difference"
     if not pd.isna(n):
         return f"about {int(n)} seeds per strategy would give 80% power for {what} at the observed difference"
     if row["power_limit"] < 0.8:
@@ -402,10 +403,18 @@ def _power(difference: float, per_run: np.ndarray, question: float, seeds: int, 
                      + stats.t.cdf((margin + difference) / se - t, df) - 1))
 
 
+def _decisive_margin(difference: float, margin: float | None) -> float | None:
+    """The test that could decide a claim at this true difference: the TOST inside the margin; at or
+    beyond it no number of runs shows equivalence, so the difference test (which would then give
+    "does not hold" or "holds")."""
+    return margin if margin is not None and abs(difference) < margin else None
+
+
 def _seeds_needed(difference: float, per_run: np.ndarray, question: float, alpha: float,
                   margin: float | None, target: float = 0.8) -> float:
     if not np.isfinite(difference):
         return np.nan
+    margin = _decisive_margin(difference, margin)
     for seeds in range(2, MAX_SEEDS + 1):
         if _power(difference, per_run, question, seeds, alpha, margin) >= target:
             return float(seeds)
@@ -440,7 +449,9 @@ def power_table(
 
     - a difference claim (higher / lower / differs without a margin): the two-sided t-test,
       P(|T| > t_crit) with T non-central t (df, delta / sqrt(Var(d)));
-    - a "matches" or "differs" claim with a margin m: both one-sided tests of the TOST reject.
+    - a "matches" or "differs" claim with a margin m: both one-sided tests of the TOST reject, when
+      |delta| < m; at or beyond the margin equivalence cannot be shown, and the count is that of the
+      two-sided test (which would decide "does not hold" or "holds").
 
     ``seeds_needed_*`` is the smallest S (2..100) with power >= 0.8, NaN when none; ``power_limit`` is
     the power at the observed difference with infinitely many runs (the question part alone): when
@@ -467,9 +478,9 @@ def power_table(
         observed = float(x.mean() - y.mean())
         row.update({
             "seeds_now": seeds, "observed_difference": observed,
-            "power_now": _power(observed, per_run, parts.question, max(seeds, 2), alpha, m),
+            "power_now": _power(observed, per_run, parts.question, max(seeds, 2), alpha, _decisive_margin(observed, m)),
             "seeds_needed_observed": _seeds_needed(observed, per_run, parts.question, alpha, m),
-            "power_limit": _power(observed, per_run * 0, parts.question, MAX_SEEDS, alpha, m),
+            "power_limit": _power(observed, per_run * 0, parts.question, MAX_SEEDS, alpha, _decisive_margin(observed, m)),
             "per_run_variance": float(per_run.sum()), "question_variance": parts.question,
         })
         for init in ("xlmr", "labse"):
