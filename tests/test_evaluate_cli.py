@@ -52,7 +52,7 @@ def test_json_output_file_and_per_query_csv(tmp_path, ids, capsys):
                          "--per-query", str(csv))
     assert code == 0, err
     result = json.loads(out)
-    assert set(result) == {"dataset", "summary", "per_language", "pairs"}
+    assert set(result) == {"dataset", "summary", "per_language", "pairs", "produced_by"}
     assert result["dataset"] == "xquad-r" and set(result["per_language"]) == set(LANGS)
     assert set(result["pairs"]) == {"en-en", "en-de", "de-en", "de-de"}
     assert json.loads(out_json.read_text()) == result
@@ -65,8 +65,9 @@ def test_vectors_are_matched_to_ids_not_rows(tmp_path, ids, capsys):
     perm = np.random.default_rng(2).permutation(len(ids))
     a = save(tmp_path / "a.npz", ids, vec)
     b = save(tmp_path / "b.npz", ids[perm], vec[perm])
-    assert json.loads(run(capsys, "--embeddings", a, "--json")[1]) == json.loads(
-        run(capsys, "--embeddings", b, "--json")[1])
+    first, second = (json.loads(run(capsys, "--embeddings", path, "--json")[1]) for path in (a, b))
+    assert first.pop("produced_by")["embeddings_sha256"] != second.pop("produced_by")["embeddings_sha256"]
+    assert first == second
 
 
 def test_readable_tables(tmp_path, ids, capsys):

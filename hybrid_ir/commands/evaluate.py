@@ -10,8 +10,17 @@ Two sources of vectors:
   ``np.savez(path, ids=np.array(ids, dtype=str), vectors=vecs.astype(np.float32))``.
 - ``--model NAME_OR_DIR``: encode with :class:`hybrid_ir.modeling.biencoder.BiEncoder` first.
 
-Output: readable tables, or ``--json`` (``LareqaResult.to_json()``); ``--out FILE.json`` writes the
-JSON atomically, ``--per-query FILE.csv`` the per-query values (``LareqaResult.per_query_frame``).
+Output: readable tables, or ``--json`` (``LareqaResult.to_json()`` with ``produced_by``: the model
+path and the SHA-256 of its weight files, or the embeddings file and its SHA-256, languages, numbers
+of questions and candidates, the subset drawn, package version, batch size, device and precision;
+undefined values are null); ``--out FILE.json`` writes the JSON atomically, ``--per-query FILE.csv``
+the per-query values (``LareqaResult.per_query_frame``), ``--trec-run DIR`` TREC run and qrels files
+(:mod:`hybrid_ir.evaluation.trec`) and, in the JSON under ``trec``, the mAP those files support beside
+the package's. ``--questions N --seed S`` evaluates N random parallel questions (in every language)
+against the full candidate pool (:meth:`~hybrid_ir.data.lareqa.LareqaDataset.sample_questions`).
+
+Every output is checked before any work (writable, not a folder, not named twice), and the JSON file
+is written last: an error leaves none of them written.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ import json
 import sys
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -57,7 +66,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trec-run", metavar="DIR",
                         help="write a TREC run and qrels file per setting here (trec_eval, ir_measures, ranx)")
     parser.add_argument("--trec-depth", type=int, default=100, metavar="K",
-                        help="candidates per query in the TREC runs (default 100; 0 = the whole pool)")
+                        help="candidates per query in the TREC runs (default 100; 0 = the whole pool, large)")
+    parser.add_argument("--questions", type=int, metavar="N",
+                        help="a quick subset: N random parallel questions (each in every language), full pool")
+    parser.add_argument("--seed", type=int, default=0, help="with --questions: which random subset (default 0)")
     parser.set_defaults(func=run)
 
 
@@ -134,16 +146,48 @@ def load_embeddings(path: str | Path, ds: LareqaDataset) -> tuple[np.ndarray, np
     return vectors[:nq], vectors[nq:]
 
 
+def check_outputs(args: argparse.Namespace) -> None:
+    """Every output file, checked before any work: writable, not a folder, no two the same."""
+    targets = [(args.out, "--out"), (args.per_query, "--per-query"),
+               (args.trec_run and Path(args.trec_run) / "mono.run", "--trec-run folder")]
+    seen: dict[Path, str] = {}
+    for target, what in targets:
+        if not target:
+            continue
+        check_writable(target, what)  # never one output written and not the other
+        resolved = Path(target).resolve()
+        if resolved in seen:
+            raise HybridIRError(f"{what} and {seen[resolved]} name the same file {target}")
+        seen[resolved] = what
+
+
+def check_trec_files(args: argparse.Namespace, languages: tuple[str, ...]) -> None:
+    """Every TREC file of these languages, checked before any encoding (and none is --out or --per-query)."""
+    from hybrid_ir.evaluation.trec import trec_paths
+
+    others = {Path(p).resolve() for p in (args.out, args.per_query) if p}
+    for path in trec_paths(languages, args.trec_run):
+        check_writable(path, "--trec-run file")
+        if path.resolve() in others:
+            raise HybridIRError(f"{path} would be both a TREC file and --out / --per-query")
+
+
+def check_settings(args: argparse.Namespace) -> None:
+    """The numeric options, before any data is read."""
+    if args.trec_depth < 0:
+        raise HybridIRError(f"--trec-depth must be >= 0 (0 = the whole pool), got {args.trec_depth}")
+    if args.questions is not None and args.questions < 1:
+        raise HybridIRError(f"--questions must be >= 1, got {args.questions}")
+    if args.model and args.batch_size < 1:
+        raise HybridIRError(f"--batch-size must be >= 1, got {args.batch_size}")
+
+
 def run(args: argparse.Namespace) -> int:
     from hybrid_ir.data.lareqa import load_lareqa
     from hybrid_ir.evaluation.grid import evaluate_lareqa
 
-    for target, what in ((args.out, "--out"), (args.per_query, "--per-query"),
-                         (args.trec_run and Path(args.trec_run) / "mono.run", "--trec-run folder")):
-        if target:
-            check_writable(target, what)  # before any work: never one output written and not the other
-    if args.trec_depth < 0:
-        raise HybridIRError(f"--trec-depth must be >= 0 (0 = the whole pool), got {args.trec_depth}")
+    check_outputs(args)
+    check_settings(args)
     from hybrid_ir.modeling.runtime import resolve_device, resolve_precision
 
     encoding = None
@@ -151,12 +195,12 @@ def run(args: argparse.Namespace) -> int:
         device = resolve_device(args.device)
         encoding = {"device": str(device),
                     "precision": resolve_precision(args.precision, device, purpose="inference")}
-    ds = load_lareqa(args.dataset, args.languages, args.data_dir)
+    ds = load_lareqa(args.dataset, args.languages, args.data_dir).sample_questions(args.questions, args.seed)
+    if args.trec_run:
+        check_trec_files(args, ds.languages)
     if args.embeddings:
         qv, cv = load_embeddings(args.embeddings, ds)
     else:
-        if args.batch_size < 1:
-            raise HybridIRError(f"--batch-size must be >= 1, got {args.batch_size}")
         from hybrid_ir.evaluation.retrieval import encode_dataset
         from hybrid_ir.modeling.biencoder import BiEncoder
 
@@ -169,21 +213,99 @@ def run(args: argparse.Namespace) -> int:
     payload = result.to_json()
     if encoding:
         payload["encoding"] = encoding
-    if args.out:
-        write_json(args.out, payload)
+    payload["produced_by"] = provenance(args, ds, encoding)
+    if args.trec_run:
+        payload["trec"] = write_trec(args, ds, qv, cv, result)
+    payload = finite_or_null(payload)
     if args.per_query:
         with atomic_path(args.per_query) as tmp:
             result.per_query_frame().to_csv(tmp, index=False)
-    if args.trec_run:
-        from hybrid_ir.evaluation.trec import write_trec_files
-
-        runs = write_trec_files(ds, qv, cv, args.trec_run, depth=args.trec_depth)
-        print(f"wrote {len(runs)} TREC runs and their qrels to {args.trec_run}", file=sys.stderr)
+    if args.out:
+        write_json(args.out, payload)  # last: its presence means every output was written
     if args.json:
-        print(json.dumps(payload))
+        print(json.dumps(payload, allow_nan=False))
     else:
         print_tables(result)
     return 0
+
+
+def write_trec(args: argparse.Namespace, ds: LareqaDataset, qv: np.ndarray, cv: np.ndarray,
+               result: LareqaResult) -> dict[str, Any]:
+    """Write the TREC files; say (stderr) and return the mAP they support beside the package's."""
+    from hybrid_ir.evaluation.trec import export_trec
+
+    export = export_trec(ds, qv, cv, args.trec_run, depth=args.trec_depth, result=result)
+    files = export.summary()
+    ours = result.summary()
+    depth = "the whole pool" if args.trec_depth == 0 else f"depth {args.trec_depth}"
+    print(f"wrote {len(export.runs)} TREC runs and their qrels to {args.trec_run} ({depth}); the mAP they "
+          "support (trec_eval, ir_measures): "
+          + ", ".join(f"{k.split('_')[0]} {_fmt(files[k])}" for k in files)
+          + "; the package's (whole pool): "
+          + ", ".join(f"{k.split('_')[0]} {_fmt(ours[k])}" for k in files), file=sys.stderr)
+    return export.to_json()
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:.4f}"
+
+
+def provenance(args: argparse.Namespace, ds: LareqaDataset, encoding: dict[str, str] | None) -> dict[str, Any]:
+    """What produced an evaluation (``produced_by`` in the JSON); what does not apply is null."""
+    from hybrid_ir import __version__
+    from hybrid_ir.data.sources import sha256_file
+
+    model = None
+    if args.model:
+        model = str(Path(args.model).resolve()) if Path(args.model).is_dir() else args.model
+    return {
+        "package_version": __version__,
+        "dataset": ds.name,
+        "languages": list(ds.languages),
+        "questions": len(ds.questions),
+        "parallel_questions": len(ds.relevant),
+        "candidates": len(ds.candidates),
+        "subset": {"questions": args.questions, "seed": args.seed} if args.questions else None,
+        "model": model,
+        "model_weights_sha256": weights_sha256(args.model) if args.model else None,
+        "embeddings": str(Path(args.embeddings).resolve()) if args.embeddings else None,
+        "embeddings_sha256": sha256_file(args.embeddings) if args.embeddings else None,
+        "candidate_text": args.candidate_text if args.model else None,
+        "batch_size": args.batch_size if args.model else None,
+        "device": encoding["device"] if encoding else None,
+        "precision": encoding["precision"] if encoding else None,
+    }
+
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+
+
+def weights_sha256(model: str) -> dict[str, str] | None:
+    """SHA-256 of each weight file of a model folder (or of a Hugging Face model in the local cache),
+    by path inside the folder; None when the files cannot be found here."""
+    from hybrid_ir.data.sources import sha256_file
+
+    folder = Path(model)
+    if not folder.is_dir():
+        try:
+            from huggingface_hub import snapshot_download
+
+            folder = Path(snapshot_download(model, local_files_only=True))
+        except Exception:  # not cached, not a model id: nothing to hash
+            return None
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
+    return {p.relative_to(folder).as_posix(): sha256_file(p) for p in files} or None
+
+
+def finite_or_null(value: Any) -> Any:
+    """``value`` with every NaN or infinite number replaced by None (null in JSON)."""
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_null(v) for v in value]
+    return value
 
 
 def print_tables(result: LareqaResult) -> None:

@@ -49,66 +49,165 @@ RESULT_FILES = ("per_language.csv", "pairs.csv", "ranks.csv.gz", "bias.json", "t
              "tatoeba.json", "metrics.json")
 
 
+#: Every file of a run folder: what makes a folder hold a run (started, finished or damaged).
+RUN_FOLDER_FILES = ("run.json", *RESULT_FILES)
+
+
+def run_key(label: str, seed: int | None) -> str:
+    """How a run is named on the command line and in messages: ``label/seedK`` (``untuned`` alone)."""
+    return label if seed is None else f"{label}/seed{seed}"
+
+
+def contained(root: str | Path, path: str | Path, what: str) -> Path:
+    """``path`` when it resolves (symbolic links followed) inside ``root``, else a one-line error.
+
+    Every path a command writes or hashes is checked with it: a name of a run folder, an experiment's
+    results or training folder, a file that ``run.json`` names.
+
+    >>> contained("results", "results/exp/hybrid", "run folder")
+    PosixPath('results/exp/hybrid')
+    >>> contained("results", "results/../x", "run folder")
+    Traceback (most recent call last):
+    ...
+    hybrid_ir.errors.HybridIRError: run folder results/../x is outside results: refused
+    """
+    base = Path(root).resolve()
+    resolved = Path(path).resolve()
+    if resolved != base and base not in resolved.parents:
+        raise HybridIRError(f"{what} {path} is outside {root}: refused")
+    return Path(path)
+
+
+def _inside(folder: Path, name: str) -> bool:
+    """Whether ``folder / name`` stays inside ``folder`` (a link out of it is never read)."""
+    try:
+        contained(folder, folder / name, name)
+    except HybridIRError:
+        return False
+    return True
+
+
 def verify_run(folder: str | Path) -> list[str]:
     """What is wrong with a finished run's files (empty when nothing): files that do not parse, are
     missing, or differ from the SHA-256 recorded in ``run.json`` (runs recorded before checksums were
-    kept are checked by parsing only)."""
+    kept are checked by parsing only). Only the files of :data:`RESULT_FILES` inside the folder are
+    ever opened: any other name in ``run.json``, or a link out of the folder, is reported, not read."""
     folder = Path(folder)
     problems = []
     parsed: dict[str, Any] = {}
     for name in ("metrics.json", "run.json", "bias.json"):
+        if not _inside(folder, name):
+            problems.append(f"{name} links outside the run folder: not read")
+            continue
         try:
             parsed[name] = json.loads((folder / name).read_text(encoding="utf-8"))
         except FileNotFoundError:
             problems.append(f"{name} is missing")
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
             problems.append(f"{name} does not parse ({exc})")
     for name in ("per_language.csv", "pairs.csv", "ranks.csv.gz"):
         if not (folder / name).is_file():
             problems.append(f"{name} is missing")
-    recorded = (parsed.get("run.json") or {}).get("files") if isinstance(parsed.get("run.json"), dict) else None
-    if recorded:
-        for name, digest in recorded.items():
-            path = folder / name
-            if path.is_file() and sha256_file(path) != digest:
-                problems.append(f"{name} differs from the checksum recorded in run.json")
-            elif not path.is_file() and f"{name} is missing" not in problems:
-                problems.append(f"{name} is missing")
-    elif (folder / "ranks.csv.gz").is_file():
-        import gzip
-        import zlib
-
-        try:
-            with gzip.open(folder / "ranks.csv.gz", "rb") as f:
-                while f.read(1 << 20):
-                    pass
-        except (OSError, EOFError, zlib.error) as exc:
-            problems.append(f"ranks.csv.gz is damaged ({exc})")
+    run = parsed.get("run.json")
+    if "run.json" in parsed and not isinstance(run, dict):
+        problems.append(f"run.json is not a JSON object (got {type(run).__name__})")
+    recorded = run.get("files") if isinstance(run, dict) else None
+    if recorded is not None and not isinstance(recorded, dict):
+        problems.append(f"run.json: 'files' must map file names to SHA-256 digests, got a {type(recorded).__name__}")
+    elif recorded:
+        problems += _check_recorded(folder, recorded, problems)
+    elif (folder / "ranks.csv.gz").is_file() and _inside(folder, "ranks.csv.gz"):
+        problems += _check_gzip(folder / "ranks.csv.gz")
     return problems
 
 
+def _check_recorded(folder: Path, recorded: dict[str, Any], known: list[str]) -> list[str]:
+    """Problems with the files ``run.json`` records checksums of (only :data:`RESULT_FILES` are hashed)."""
+    problems = []
+    for name, digest in recorded.items():
+        if name not in RESULT_FILES:
+            problems.append(f"run.json names {name!r}, which is not a result file of a run: not read")
+        elif not isinstance(digest, str):
+            problems.append(f"run.json: the checksum of {name} is not a string")
+        elif not _inside(folder, name):
+            problems.append(f"{name} links outside the run folder: not read")
+        elif not (folder / name).is_file():
+            if f"{name} is missing" not in known:
+                problems.append(f"{name} is missing")
+        elif sha256_file(folder / name) != digest:
+            problems.append(f"{name} differs from the checksum recorded in run.json")
+    return problems
+
+
+def _check_gzip(path: Path) -> list[str]:
+    """A problem when the gzip file cannot be read to its end."""
+    import gzip
+    import zlib
+
+    try:
+        with gzip.open(path, "rb") as f:
+            while f.read(1 << 20):
+                pass
+    except (OSError, EOFError, zlib.error) as exc:
+        return [f"{path.name} is damaged ({exc})"]
+    return []
+
+
+def run_state(folder: str | Path) -> tuple[str, list[str]]:
+    """``("done", [])``, ``("pending", [])`` or ``("broken", problems)`` for one run folder.
+
+    *pending*: the folder holds no file of a run (or does not exist): the run has not started.
+    *broken*: it holds some file of a run (:data:`RUN_FOLDER_FILES`, e.g. ``run.json``) but a required
+    one is missing, damaged or differs from its checksum (a run killed while writing its files, or
+    files deleted or edited since). *done*: every file is there and verified."""
+    folder = Path(folder)
+    if not any((folder / name).exists() or (folder / name).is_symlink() for name in RUN_FOLDER_FILES):
+        return "pending", []
+    problems = verify_run(folder)
+    return ("broken", problems) if problems else ("done", [])
+
+
+def run_states(exp: ExperimentConfig) -> dict[str, tuple[str, list[str]]]:
+    """``label/seedK`` -> :func:`run_state`, for every run of ``exp`` in execution order."""
+    return {run_key(label, seed): run_state(exp.run_folder(label, seed)) for label, seed in exp.runs()}
+
+
 def broken_runs(exp: ExperimentConfig) -> dict[str, list[str]]:
-    """``label/seedK`` -> problems, for every finished run of ``exp`` whose files are damaged."""
-    out = {}
-    for label, seed in exp.runs():
-        folder = exp.run_folder(label, seed)
-        if (folder / "metrics.json").exists():
-            problems = verify_run(folder)
-            if problems:
-                out[label if seed is None else f"{label}/seed{seed}"] = problems
-    return out
+    """``label/seedK`` -> problems, for every run of ``exp`` whose folder is broken (:func:`run_state`)."""
+    return {key: problems for key, (state, problems) in run_states(exp).items() if state == "broken"}
+
+
+def broken_message(exp: ExperimentConfig, broken: dict[str, list[str]]) -> str:
+    """The one-line error naming broken runs and what to do."""
+    first = next(iter(broken))
+    return (
+        f"{len(broken)} recorded run(s) of {exp.name} are damaged or incomplete: "
+        + "; ".join(f"{k}: {', '.join(v)}" for k, v in broken.items())
+        + f". Redo them (e.g. --only {first} --force) or restore their files (or aggregate the finished "
+        "runs alone with --aggregate-only --partial)"
+    )
 
 
 def require_intact(exp: ExperimentConfig) -> None:
-    """Raise, naming them, when recorded runs are damaged (nothing is aggregated from broken files)."""
+    """Raise, naming them, when runs are broken (nothing is aggregated from broken files)."""
     broken = broken_runs(exp)
     if broken:
-        first = next(iter(broken))
-        raise HybridIRError(
-            f"{len(broken)} recorded run(s) of {exp.name} are damaged: "
-            + "; ".join(f"{k}: {', '.join(v)}" for k, v in broken.items())
-            + f". Redo them (e.g. --only {first} --force) or restore their files"
-        )
+        raise HybridIRError(broken_message(exp, broken))
+
+
+def clear_unfinished(folder: str | Path) -> list[str]:
+    """Delete the run files of an unfinished run (no ``metrics.json``) before it is redone; returns
+    their names. Nothing else in the folder is touched; a link is removed, never what it points at."""
+    folder = Path(folder)
+    if (folder / "metrics.json").exists():
+        raise HybridIRError(f"{folder} holds a finished run (metrics.json): not cleared")
+    removed = []
+    for name in RUN_FOLDER_FILES:
+        path = folder / name
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+            removed.append(name)
+    return removed
 
 
 def ranks_frame(res) -> pd.DataFrame:

@@ -17,19 +17,33 @@ from hybrid_ir import __version__
 from hybrid_ir.atomic import write_json
 from hybrid_ir.errors import HybridIRError
 from hybrid_ir.experiments.config import UNTUNED, ExperimentConfig, train_config
-from hybrid_ir.experiments.records import broken_runs, require_intact, write_run
+from hybrid_ir.experiments.records import (
+    broken_message,
+    broken_runs,
+    clear_unfinished,
+    contained,
+    run_key,
+    write_run,
+)
 from hybrid_ir.experiments.statistics import aggregate
 from hybrid_ir.locks import FolderLock
 from hybrid_ir.modeling.encoders import hf_progress_bars
 
 
 # ------------------------------------------------------------------------------------ one run
+def run_folder(exp: ExperimentConfig, label: str, seed: int | None) -> Path:
+    """The results folder of one run, checked to stay inside the experiment's results folder (and
+    that one inside ``results_dir``), symbolic links followed."""
+    contained(exp.results_dir, exp.folder, "results folder")
+    return contained(exp.folder, exp.run_folder(label, seed), "run folder")
+
+
 def run_one(
     exp: ExperimentConfig, label: str, seed: int | None, *, force: bool = False, progress: bool = False
 ) -> Path:
     """Train (unless ``label`` is the baseline) and evaluate one run; returns its results folder.
     ``progress``: progress bars (stderr) while the evaluation encodes."""
-    out = exp.run_folder(label, seed)
+    out = run_folder(exp, label, seed)
     if (out / "metrics.json").is_file() and not force:
         return out
     base = train_config(exp, next(iter(exp.strategies)), seed if seed is not None else 0)
@@ -67,6 +81,7 @@ def _run_one(
         from hybrid_ir.training.trainer import train
 
         cfg = train_config(exp, label, seed or 0)
+        contained(exp.runs_dir, cfg.output_dir, "training folder")
         result = train(cfg, resume=True)
         if result.model_dir is None:
             raise HybridIRError(f"{label} seed {seed}: training exported no model")
@@ -197,16 +212,20 @@ def run_experiment(
 def _run_experiment(
     exp: ExperimentConfig, *, only: list[str] | None, force: bool, log, progress: bool = False
 ) -> list[Path]:
-    broken = {k: v for k, v in broken_runs(exp).items() if not (force and only and (k in only or k.split("/")[0] in only))}
-    if broken:
-        require_intact(exp)
+    selected = [(label, seed) for label, seed in exp.runs()
+                if not only or run_key(label, seed) in only or label in only]
+    redo = _check_broken(exp, {run_key(label, seed): exp.run_folder(label, seed) for label, seed in selected},
+                         force=force and bool(only))
+    for label, seed in selected:
+        key = run_key(label, seed)
+        if key in redo and not (exp.run_folder(label, seed) / "metrics.json").exists():
+            removed = clear_unfinished(run_folder(exp, label, seed))
+            log(f"[reproduce] {key}: unfinished ({', '.join(removed)} without metrics.json): redone")
     done = []
     backfill(exp, log=log)
-    for label, seed in exp.runs():
-        key = label if seed is None else f"{label}/seed{seed}"
-        if only and key not in only and label not in only:
-            continue
-        out = exp.run_folder(label, seed)
+    for label, seed in selected:
+        key = run_key(label, seed)
+        out = run_folder(exp, label, seed)
         if (out / "metrics.json").is_file() and not force:
             log(f"[reproduce] {key}: done already ({out})")
             done.append(out)
@@ -217,7 +236,24 @@ def _run_experiment(
         summary = json.loads((out / "metrics.json").read_text())["summary"]
         log(f"[reproduce] {key}: {time.perf_counter() - t:.0f} s  "
             + "  ".join(f"{k}={v:.4f}" if isinstance(v, (int, float)) else f"{k}=n/a" for k, v in summary.items()))
-        aggregate(exp)  # after every run, so a partial experiment has up-to-date summaries
+        # after every run, so a partial experiment has up-to-date summaries (the runs not done yet are
+        # pending: statistics.aggregate summarises the finished ones and says so)
+        aggregate(exp)
     if done and not (exp.folder / "summary.json").is_file():
         aggregate(exp)
     return done
+
+
+def _check_broken(exp: ExperimentConfig, selected: dict[str, Path], *, force: bool) -> set[str]:
+    """The broken runs this call may redo; raises, naming them, when others are broken.
+
+    A selected run without ``metrics.json`` (killed while writing its files, or its ``metrics.json``
+    deleted) is redone; a selected finished run with damaged files only with ``force`` (``--only X
+    --force``). Any other broken run stops everything before any work: the aggregation after each
+    run would refuse it anyway."""
+    broken = broken_runs(exp)
+    redo = {key for key in broken if key in selected and (force or not (selected[key] / "metrics.json").exists())}
+    others = {key: problems for key, problems in broken.items() if key not in redo}
+    if others:
+        raise HybridIRError(broken_message(exp, others))
+    return redo

@@ -7,6 +7,7 @@ deviation over seeds), ``significance.csv`` (question-level paired tests between
 
 from __future__ import annotations
 
+import dataclasses
 from itertools import combinations
 from typing import Any
 
@@ -14,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from hybrid_ir.atomic import atomic_path, write_json
+from hybrid_ir.errors import HybridIRError
 from hybrid_ir.experiments.config import UNTUNED, ExperimentConfig
-from hybrid_ir.experiments.records import require_intact
+from hybrid_ir.experiments.records import broken_message, contained, run_key, run_states
 from hybrid_ir.experiments.results import (
     METRICS,
     collect,
@@ -27,12 +29,27 @@ from hybrid_ir.experiments.results import (
 )
 
 
-def aggregate(exp: ExperimentConfig, n_permutations: int = 10_000) -> dict[str, Any]:
-    """Write ``summary.csv``, ``summary.json`` and ``significance.csv`` for the finished runs
-    (refused, naming them, when a recorded run's files are damaged: :func:`require_intact`)."""
-    require_intact(exp)
-    runs = collect(exp)
-    folder = exp.folder
+def aggregate(exp: ExperimentConfig, n_permutations: int = 10_000, *, partial: bool = False) -> dict[str, Any]:
+    """Write ``summary.csv``, ``summary.json``, ``significance.csv`` and the claims of the finished runs.
+
+    Every run is *done*, *pending* (not started: no file of it) or *broken* (some file of it, but a
+    required one missing or damaged: :func:`~hybrid_ir.experiments.records.run_state`).
+
+    - Pending runs do not stop an aggregation: an experiment being run (``reproduce`` aggregates after
+      every run) has an up-to-date summary of what has finished.
+    - Broken runs do: the aggregation is refused, naming them, unless ``partial`` (``--partial``) asks
+      for a summary of the done runs alone; nothing is ever read from a broken run.
+
+    ``summary.json`` says which: ``runs`` (aggregated), ``runs_expected``, ``complete``, ``pending``
+    and ``left_out`` (broken runs and their problems)."""
+    states = run_states(exp)
+    broken = {key: problems for key, (state, problems) in states.items() if state == "broken"}
+    if broken and not partial:
+        raise HybridIRError(broken_message(exp, broken))
+    pending = [key for key, (state, _) in states.items() if state == "pending"]
+    folder = contained(exp.results_dir, exp.folder, "results folder")
+    done = _without(exp, set(broken)) if broken else exp
+    runs = collect(done)
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_path(folder / "summary.csv") as tmp:
         runs.to_csv(tmp, index=False, float_format="%.6g")
@@ -44,14 +61,36 @@ def aggregate(exp: ExperimentConfig, n_permutations: int = 10_000) -> dict[str, 
                 "n": len(group)}
             for m in METRICS
         }
-    sig = significance(exp, n_permutations=n_permutations)
+    sig = significance(done, n_permutations=n_permutations)
     with atomic_path(folder / "significance.csv") as tmp:
         sig.to_csv(tmp, index=False, float_format="%.6g")
     summary = {"experiment": exp.name, "eval_dataset": exp.eval_dataset, "strategies": stats,
-               "runs": len(runs)}
+               "runs": len(runs), "runs_expected": len(states), "complete": not pending and not broken,
+               "pending": pending, "left_out": broken}
     write_json(folder / "summary.json", summary)
-    write_claims(exp, n_resamples=n_permutations)
+    write_claims(done, n_resamples=n_permutations)
     return summary
+
+
+def completeness(summary: dict[str, Any]) -> str:
+    """One line on what a summary covers, e.g. ``4 of 5 runs (partial: pending hybrid/seed2)``."""
+    text = f"{summary['runs']} of {summary['runs_expected']} runs"
+    parts = []
+    if summary["pending"]:
+        parts.append("pending " + ", ".join(summary["pending"]))
+    if summary["left_out"]:
+        parts.append("left out as broken " + ", ".join(summary["left_out"]))
+    return f"{text} (partial: {'; '.join(parts)})" if parts else f"{text} (complete)"
+
+
+def _without(exp: ExperimentConfig, keys: set[str]) -> ExperimentConfig:
+    """``exp`` without the runs named in ``keys`` (``label/seedK``, ``untuned``): what a partial
+    aggregation reads."""
+    strategies = {
+        label: {**overrides, "seeds": [s for s in exp.strategy_seeds(label) if run_key(label, s) not in keys]}
+        for label, overrides in exp.strategies.items()
+    }
+    return dataclasses.replace(exp, strategies=strategies, baseline=exp.baseline and UNTUNED not in keys)
 
 
 def write_claims(exp: ExperimentConfig, n_resamples: int = 10_000) -> None:

@@ -170,36 +170,104 @@ def save_checkpoint(
     if final.exists() and final not in referenced:  # left by an interrupted attempt: rewrite it
         shutil.rmtree(final)
     if not final.exists():
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=root))
-        try:
-            save_weights(model, tmp / MODEL_FILE)
-            payload = {"format": FORMAT, "step": step, "epoch": epoch, "config_hash": config_hash, **state}
-            torch.save(payload, tmp / STATE_FILE)
-            for f in (MODEL_FILE, STATE_FILE):
-                fsync_path(tmp / f)
-            meta = {
-                "format": FORMAT,
-                "step": step,
-                "epoch": epoch,
-                "config_hash": config_hash,
-                "files": {f: sha256_file(tmp / f) for f in (MODEL_FILE, STATE_FILE)},
-            }
-            (tmp / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-            fsync_path(tmp / META_FILE)
-            fsync_path(tmp)
-            os.replace(tmp, final)
-            fsync_path(root)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+        _write_step_folder(root, name, model, state, step=step, epoch=epoch, config_hash=config_hash)
     unknown = [p for p in pointers if p not in POINTERS]
     if unknown:
         raise HybridIRError(f"unknown checkpoint pointer {unknown[0]!r}; use one of {POINTERS}")
     for pointer in sorted(pointers, key=("best", "latest").index):  # best first: see the module doc
-        write_json(root / f"{pointer}.json", {"dir": name, "step": step})
+        try:
+            write_json(root / f"{pointer}.json", {"dir": name, "step": step})
+        except OSError as exc:
+            raise write_failure(root / f"{pointer}.json", exc, 4096) from None
     fsync_path(root)
     prune_checkpoints(root)
     return final
+
+
+def _write_step_folder(
+    root: Path, name: str, model: torch.nn.Module, state: Mapping[str, Any], *, step: int, epoch: int,
+    config_hash: str,
+) -> None:
+    """Write ``root/name`` through a temporary folder (renamed only when complete). A failed write
+    (a full disk) leaves nothing behind and raises a one-line error naming the file and the space needed."""
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=root))
+    except OSError as exc:
+        raise write_failure(root / name, exc, checkpoint_bytes(model, state)) from None
+    current = tmp / MODEL_FILE
+    try:
+        save_weights(model, current)
+        payload = {"format": FORMAT, "step": step, "epoch": epoch, "config_hash": config_hash, **state}
+        current = tmp / STATE_FILE
+        torch.save(payload, current)
+        for f in (MODEL_FILE, STATE_FILE):
+            fsync_path(tmp / f)
+        meta = {
+            "format": FORMAT,
+            "step": step,
+            "epoch": epoch,
+            "config_hash": config_hash,
+            "files": {f: sha256_file(tmp / f) for f in (MODEL_FILE, STATE_FILE)},
+        }
+        current = tmp / META_FILE
+        current.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+        fsync_path(tmp / META_FILE)
+        fsync_path(tmp)
+        os.replace(tmp, root / name)
+        fsync_path(root)
+    except Exception as exc:
+        if is_write_failure(exc):
+            raise write_failure(root / name / current.name, exc, checkpoint_bytes(model, state)) from None
+        raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------- failed writes
+def is_write_failure(exc: BaseException) -> bool:
+    """An operating-system write error, also as safetensors and torch report it (a full disk shows
+    as ``OSError`` ENOSPC, a ``SafetensorError`` naming ``StorageFull``, or torch's "file write failed")."""
+    if isinstance(exc, OSError):
+        return True
+    text = str(exc)
+    return any(m in text for m in ("No space left", "StorageFull", "file write failed", "os error 28"))
+
+
+def write_failure(path: str | Path, exc: BaseException, needed_bytes: int) -> HybridIRError:
+    """The one-line error of a failed write: which file, why, and (for a full disk) how much space is
+    needed beside how much is free."""
+    import errno
+
+    path = Path(path)
+    folder = next((p for p in path.parents if p.exists()), Path("."))
+    free = shutil.disk_usage(folder).free
+    full = getattr(exc, "errno", None) == errno.ENOSPC or not isinstance(exc, OSError) or free < needed_bytes
+    why = "no space left on device" if full else (getattr(exc, "strerror", None) or str(exc))
+    return HybridIRError(
+        f"cannot write {path}: {why}; it needs about {_mb(needed_bytes)} and {folder} has {_mb(free)} free. "
+        "The run folder is as it was before this write: free some space and resume (--resume)"
+    )
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:.1f} MB"
+
+
+def tensor_bytes(obj: Any) -> int:
+    """The bytes of every tensor in a (nested) state: about what writing it takes."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, Mapping):
+        return sum(tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(tensor_bytes(v) for v in obj)
+    return 0
+
+
+def checkpoint_bytes(model: torch.nn.Module, state: Mapping[str, Any]) -> int:
+    """About the size of one checkpoint: the weights (tied ones once) and the training state's tensors."""
+    return tensor_bytes(_unique_state(model)) + tensor_bytes(state) + 65536
 
 
 def prune_checkpoints(ckpt_root: str | Path) -> None:
@@ -351,6 +419,27 @@ def load_checkpoint(
         raise HybridIRError(f"{d}: {STATE_FILE} and {META_FILE} disagree (step / config hash)")
     load_weights(model, d / MODEL_FILE)
     return state
+
+
+def check_trainer_state(trainer: Any, epoch: Any, where: str | Path) -> None:
+    """Raise a one-line error when the ``trainer`` entry (or the epoch) of a training state is not
+    what :func:`hybrid_ir.training.trainer.save` writes: a mapping with ``best_val_loss`` (a finite
+    number or None), ``best_step`` (None or a step), ``bad_evals`` and ``last_eval_step`` (integers)."""
+
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if not is_int(epoch) or epoch < 0:
+        raise HybridIRError(f"checkpoint {where}: the epoch must be a non-negative integer, got {epoch!r}")
+    if not isinstance(trainer, Mapping):
+        raise HybridIRError(f"checkpoint {where}: 'trainer' must be a mapping, got {type(trainer).__name__}")
+    best = trainer.get("best_val_loss")
+    if best is not None and (isinstance(best, bool) or not isinstance(best, (int, float)) or not np.isfinite(best)):
+        raise HybridIRError(f"checkpoint {where}: trainer.best_val_loss must be a finite number or None, got {best!r}")
+    for key, optional in (("best_step", True), ("bad_evals", False), ("last_eval_step", False)):
+        value = trainer.get(key, None if optional else 0)
+        if not (value is None and optional) and (not is_int(value) or value < (-1 if key == "last_eval_step" else 0)):
+            raise HybridIRError(f"checkpoint {where}: trainer.{key} must be a step number, got {value!r}")
 
 
 def require_keys(state: Mapping[str, Any], keys: tuple[str, ...], where: str | Path) -> None:

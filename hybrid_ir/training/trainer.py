@@ -342,7 +342,8 @@ class Progress:
     last_save_step: int = -1
 
     def trainer_state(self) -> dict[str, Any]:
-        return {"best_val_loss": self.best_val, "best_step": self.best_step, "bad_evals": self.bad_evals}
+        return {"best_val_loss": self.best_val, "best_step": self.best_step, "bad_evals": self.bad_evals,
+                "last_eval_step": self.last_eval_step}
 
 
 @dataclass
@@ -440,10 +441,20 @@ def describe_sets(cfg: TrainConfig, train_sets: Sequence[TrainingSet]) -> TrainC
     return dataclasses.replace(cfg, datasets=[ts.name for ts in train_sets], languages=languages)
 
 
+def training_done(run: Run) -> bool:
+    """Whether the run has nothing left to train: its last step, or early stopping, was reached (a run
+    resumed from its final checkpoint only exports)."""
+    p, patience = run.progress, run.cfg.early_stopping_patience
+    return p.step >= run.total_steps or bool(patience and p.bad_evals >= patience)
+
+
 def train_loop(run: Run, stop_after: int | None = None) -> str:
     """Optimisation steps until the last step, early stopping or ``stop_after``; returns why it stopped."""
     cfg, progress, sampler = run.cfg, run.progress, run.sampler
     stopped = "max_steps" if run.total_steps == cfg.max_steps else "epochs"
+    patience = cfg.early_stopping_patience
+    if progress.step < run.total_steps and patience and progress.bad_evals >= patience:
+        return "early_stopping"  # resumed from the checkpoint of the validation that stopped the run
     log = StepLog()
     while progress.step < run.total_steps:
         sampler.set_epoch(progress.epoch)
@@ -576,17 +587,22 @@ def restore(run: Run, latest: Path) -> None:
             run.scaler.load_state_dict(state["scaler"])
     except (ValueError, KeyError, RuntimeError) as exc:
         raise HybridIRError(f"checkpoint {latest}: optimiser state does not fit this model ({exc})") from exc
+    ckpt.check_trainer_state(state["trainer"], state["epoch"], latest)
     run.sampler.load_state_dict(state["sampler"])
     ckpt.restore_rng_state(state["rng"])
     tr = state["trainer"]
     p = run.progress
     p.step, p.epoch = int(state["step"]), int(state["epoch"])
     p.best_val, p.best_step, p.bad_evals = tr.get("best_val_loss"), tr.get("best_step"), int(tr.get("bad_evals", 0))
+    # the checkpoint was saved at its step; a final one (what a kill or a full disk during the export
+    # leaves) was validated there too (checkpoints written before "last_eval_step" was kept included)
+    p.last_save_step = p.step
+    p.last_eval_step = int(tr.get("last_eval_step", p.step if p.step >= run.total_steps else -1))
     p.resumed_from = p.step
     if run.info.is_main:
         ckpt.point_best(run.ckpt_root, p.best_step)  # undo a crash between the two pointer writes
-    if run.sampler.position >= len(run.sampler):  # the checkpoint closed an epoch
-        p.epoch += 1
+    if run.sampler.position >= len(run.sampler) and not training_done(run):  # the checkpoint closed an epoch
+        p.epoch += 1  # (an uninterrupted run that stops there does not count the next epoch either)
         run.sampler.set_epoch(p.epoch)
     if run.info.is_main:
         _truncate_metrics(run.metrics_path, p.step)
@@ -723,10 +739,12 @@ def finish(run: Run, stopped: str, *, export: bool = True) -> TrainResult:
                                    "wall_s": time.perf_counter() - run.t_start})
     result = _result(run, model_dir, stopped)
     if run.info.is_main:
-        write_json(run.out / "exposure.json", replay_exposure(
-            run.cfg, run.train_sets, p.step, exported_step(run), world_size=run.info.world_size
-        ))
-        write_json(run.out / "result.json", result.to_dict())
+        exposed = replay_exposure(run.cfg, run.train_sets, p.step, exported_step(run), world_size=run.info.world_size)
+        for name, data in (("exposure.json", exposed), ("result.json", result.to_dict())):
+            try:
+                write_json(run.out / name, data)
+            except OSError as exc:
+                raise ckpt.write_failure(run.out / name, exc, 1 << 20) from None
         if not run.cfg.keep_checkpoints:
             import shutil
 
@@ -824,6 +842,12 @@ def _export(run: Run, stopped: str) -> Path | None:
         "best_step": p.best_step,
         "stopped": stopped,
     }
-    target = model.save_pretrained(run.out / "model", extra_metadata=extra)
+    try:
+        target = model.save_pretrained(run.out / "model", extra_metadata=extra)
+    except Exception as exc:  # a full disk: the hidden temporary folder is already gone
+        if not ckpt.is_write_failure(exc):
+            raise
+        path = Path(getattr(exc, "filename", None) or run.out / "model")
+        raise ckpt.write_failure(path, exc, ckpt.tensor_bytes(dict(model.state_dict())) + (16 << 20)) from None
     dist_utils.barrier()
     return target
