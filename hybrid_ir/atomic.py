@@ -3,7 +3,7 @@
 A reader (or a crash, even a power cut) never sees a half-written file under the final name: the
 data reaches the disk before the rename, and the rename reaches the disk before the call returns.
 Files and folders get the usual permissions (``0666`` / ``0777`` minus the umask), not the private
-ones of temporary files.
+ones of temporary files; the umask is read without being changed (see :func:`_umask`).
 """
 
 from __future__ import annotations
@@ -50,10 +50,37 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
-def _umask() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
+def _umask_from_proc() -> int | None:
+    """The process's umask from ``/proc/self/status`` (Linux 4.7+), or None where that is not there."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _umask_at_import() -> int:
+    """The umask when this module is imported: from ``/proc``, else (no ``/proc``: macOS, Windows) by
+    setting it and putting it back, once, before this package starts threads of its own."""
+    umask = _umask_from_proc()
+    if umask is None:
+        umask = os.umask(0o022)
+        os.umask(umask)
     return umask
+
+
+_UMASK_AT_IMPORT = _umask_at_import()
+
+
+def _umask() -> int:
+    """The process's current umask, read without changing it (from ``/proc``, else the one read at
+    import): setting it, even for a moment, would give a file that another thread creates meanwhile
+    the wrong permissions."""
+    umask = _umask_from_proc()
+    return _UMASK_AT_IMPORT if umask is None else umask
 
 
 def fsync_path(path: str | Path) -> None:

@@ -44,6 +44,11 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-extensions", "--hide-scrollbars", "--mute-audio", "--disable-dev-shm-usage")
 
 
+#: The one line a browser test is skipped with on a machine without Chromium.
+MISSING_CHROMIUM = ("headless Chromium is not installed: the rendered-book tests are skipped "
+                    "(sudo apt-get install chromium, or see the README)")
+
+
 def find_chromium() -> str | None:
     """Path of a Chromium (or Chrome) binary on this machine, or None."""
     for name in ("chromium", "chromium-browser", "google-chrome"):
@@ -279,7 +284,7 @@ def browser(width: int = 1280, height: int = 900) -> Iterator[Browser]:
     """A :class:`Browser` on this machine's Chromium (raises FileNotFoundError when there is none)."""
     binary = find_chromium()
     if binary is None:
-        raise FileNotFoundError("headless Chromium is not installed (apt-get install chromium)")
+        raise FileNotFoundError(MISSING_CHROMIUM)
     with Browser(binary, width=width, height=height) as b:
         yield b
 

@@ -220,7 +220,7 @@ def test_two_reproduce_processes_on_one_results_folder(tmp_path: Path, data_dir:
     env = {**os.environ, "HYBRID_IR_DATA_DIR": str(data_dir)}
     cmd = [sys.executable, "-m", "hybrid_ir", "reproduce", "--config", str(exp)]
     first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lock = tmp_path / "results" / "locked" / ".lock"
+    lock = tmp_path / "results" / "locked" / ".lock.pid"  # written once the first process holds the lock
     deadline = time.time() + 60
     while time.time() < deadline and not (lock.is_file() and lock.read_text().strip()):
         time.sleep(0.2)

@@ -176,7 +176,7 @@ def _broken(kind: str) -> list:
     elif kind == "not_text":
         r["negative"] = 3
     elif kind == "duplicate":
-        rows.append(dict(rows[0]))
+        rows.append({**rows[0], "query": "another question"})
     elif kind == "bad_id":
         r["id"] = 1.5
     elif kind == "bool_id":
@@ -202,7 +202,7 @@ def _broken(kind: str) -> list:
         ("missing", r"line 3: field 'query' is missing"),
         ("empty", r"line 3: field 'positive' is empty"),
         ("not_text", r"line 3: field 'negative' must be a string, got int"),
-        ("duplicate", r"line 7: duplicate \(id, lang\) \('q0', 'de'\), already at line 1"),
+        ("duplicate", r"line 7: duplicate \(id, lang\) \('q0', 'de'\), already at line 1 with other texts"),
         ("bad_id", r"line 3: field 'id' must be a string or an integer, got 1.5"),
         ("bool_id", r"line 3: field 'id' must be a string or an integer, got True"),
         ("no_lang", r"line 3: field 'lang' is missing"),
@@ -320,5 +320,9 @@ def test_cli_data_stats_and_sample_take_own_files(tmp_path: Path, capsys) -> Non
     assert main(["data", "stats", str(bad)]) == 2
     assert capsys.readouterr().err.strip().endswith(f"{bad}, line 3: field 'query' is missing")
     solo = write_jsonl(tmp_path / "solo.jsonl", [*rows_for(4), {"id": "x", "lang": "de", "query": "q", "positive": "p"}])
-    assert main(["sample", "--dataset", str(solo), "--strategy", "cross", "--batch-size", "2"]) == 2
-    assert "line 13: id 'x' has only language 'de'" in capsys.readouterr().err
+    # X-Y training drops an id in a single language, with a count (one warning line, no traceback)
+    assert main(["sample", "--dataset", str(solo), "--strategy", "cross", "--batch-size", "2"]) == 0
+    out = capsys.readouterr()
+    assert "solo: 4 examples in de, en, es" in out.out
+    assert out.err.strip() == (f"hybrid-ir: warning: {solo}: dropped 1 of 5 ids that have a single language "
+                               "(the X-Y strategy pairs two languages of one id), first 'x' at line 13")

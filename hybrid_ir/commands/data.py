@@ -3,23 +3,48 @@
 ``data stats`` takes any ``datasets:`` entry of a training configuration: a LAReQA set (questions
 and candidates per language), or a training set (``mmarco``, a ``.jsonl`` / ``.json`` / ``.parquet``
 file of your own, ``hf:owner/name[:config][@revision]``: examples per language, parallel examples,
-groups, and the files read with their SHA-256). A bad row is reported with its file, row and field.
+groups, and the files read with their SHA-256). A bad row is reported with its file, row and field;
+what loading changed or dropped (duplicate rows, ``EN`` read as ``en``, ...) is one
+``hybrid-ir: warning: ...`` line each on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from hybrid_ir.atomic import atomic_path, check_writable
 from hybrid_ir.data.lareqa import CANDIDATE_TEXTS, DATASETS, load_lareqa
+
+
+@contextmanager
+def data_warnings_to_stderr() -> Iterator[None]:
+    """Print each :class:`~hybrid_ir.data.parallel.DataWarning` raised inside the block as one line
+    ``hybrid-ir: warning: ...`` on stderr (other warnings are shown as Python shows them)."""
+    from hybrid_ir.data.parallel import DataWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        try:
+            yield
+        finally:
+            for w in caught:
+                if issubclass(w.category, DataWarning):
+                    print(f"hybrid-ir: warning: {w.message}", file=sys.stderr)
+                else:
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
 
     stats = sub.add_parser("stats", help="questions / examples per language of a dataset")
-    stats.add_argument("dataset", help="xquad-r, mlqa-r, mmarco, a .jsonl/.json/.parquet file or hf:owner/name")
+    stats.add_argument("dataset", help="xquad-r, mlqa-r, mmarco, a .jsonl/.json/.parquet file, a saved "
+                                       "datasets folder (FOLDER or FOLDER:SPLIT) or hf:owner/name")
     stats.add_argument("--languages", nargs="+", help="restrict to these languages")
     stats.add_argument("--max-examples", type=int, default=0, metavar="N",
                        help="training sets: read only the first N examples (mmarco streams only those)")
@@ -56,7 +81,9 @@ def _training_set_stats(args: argparse.Namespace) -> int:
     from hybrid_ir.sampling.sampler import _check_int
 
     limit = _check_int("--max-examples", args.max_examples, 0)
-    ts = load_training_set(args.dataset, languages=args.languages, data_dir=args.data_dir, max_examples=limit)
+    with data_warnings_to_stderr():
+        ts = load_training_set(args.dataset, languages=args.languages, data_dir=args.data_dir,
+                               max_examples=limit)
     stats = ts.stats()
     if args.json:
         print(json.dumps(stats, ensure_ascii=False))

@@ -9,6 +9,8 @@ With ``--jsonl``, one JSON object per batch::
      "items": [{"id": "<parallel id>", "query_lang": "de", "passage_lang": "de"}, ...]}
 
 otherwise a short summary (one line per batch, then the mono share and the most frequent pairs).
+What loading changed or dropped (with ``--strategy cross``: the ids of your own data that have a
+single language) is one ``hybrid-ir: warning: ...`` line each on stderr.
 
 Example: ``hybrid-ir sample --dataset mlqa-r --strategy hybrid --alpha 0.5 --batch-size 100
 --batches 5 --seed 0 --exclude-overlap-with xquad-r --jsonl``
@@ -47,22 +49,24 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run_sample(args: argparse.Namespace) -> int:
+    from hybrid_ir.commands.data import data_warnings_to_stderr
     from hybrid_ir.data.examples import load_training_set
     from hybrid_ir.sampling.sampler import HybridBatchSampler, _check_int
 
     k = _check_int("--batches", args.batches, 1)
     limit = _check_int("--max-examples", args.max_examples, 0)
-    sets = [
-        load_training_set(
-            name,
-            languages=args.languages,
-            exclude_overlap_with=args.exclude_overlap_with,
-            data_dir=args.data_dir,
-            strategy=args.strategy,
-            max_examples=limit,
-        )
-        for name in args.dataset
-    ]
+    with data_warnings_to_stderr():
+        sets = [
+            load_training_set(
+                name,
+                languages=args.languages,
+                exclude_overlap_with=args.exclude_overlap_with,
+                data_dir=args.data_dir,
+                strategy=args.strategy,
+                max_examples=limit,
+            )
+            for name in args.dataset
+        ]
     total = sum(len(ts) for ts in sets)
     sampler = HybridBatchSampler(
         sets, args.batch_size, args.strategy, alpha=args.alpha, seed=args.seed,

@@ -178,11 +178,11 @@ def load_training_set(
       :func:`hybrid_ir.data.parallel.load_parallel_file` (schema in :mod:`hybrid_ir.data.parallel`);
     - ``"hf:owner/name[:config][@revision]"``: :func:`hybrid_ir.data.parallel.load_hf_dataset`.
 
-    ``strategy="cross"`` makes an id in a single language an error in a multi-language set of your
-    own (X-Y training cannot use it). Examples whose article (LAReQA) or group (your own data,
+    ``strategy="cross"`` drops the ids in a single language from a multi-language set of your own
+    (X-Y training cannot use them), counted in a :class:`~hybrid_ir.data.parallel.DataWarning`. Examples whose article (LAReQA) or group (your own data,
     compared case-folded, underscores as spaces) is an article of an ``exclude_overlap_with`` set
     are dropped: ``load_training_set("mlqa-r", exclude_overlap_with=["xquad-r"])`` drops the MLQA-R
-    questions about "Prime number" and "Harvard University". ``max_examples > 0`` keeps the first
+    questions about "Prime number" and "Harvard University"; dropping every example is an error. ``max_examples > 0`` keeps the first
     that many examples. ``TrainingSet.files`` holds the files read and their SHA-256.
     """
     from hybrid_ir.data.lareqa import DATASETS, dataset_files, normalise_title
@@ -198,7 +198,7 @@ def load_training_set(
         for other in exclude_overlap_with:
             if other == name:
                 raise HybridIRError(f"cannot train and evaluate on the same dataset '{name}'")
-            ts = ts.without_articles(shared_articles(ds, load_lareqa(other, data_dir=data_dir)))
+            ts = _exclude(ts, name, other, shared_articles(ds, load_lareqa(other, data_dir=data_dir)))
         return ts.subset(max_examples) if max_examples else ts
     if name == "mmarco" or name.startswith("mmarco@"):
         revision = name.partition("@")[2]
@@ -206,9 +206,11 @@ def load_training_set(
         ts = load_mmarco(languages, max_queries=max_examples, seed=seed, data_dir=data_dir,
                          require_parallel=require_parallel, **extra)
     elif name.startswith("hf:"):
-        ts = load_hf_dataset(name, languages=languages, seed=seed, require_parallel=require_parallel)
+        ts = load_hf_dataset(name, languages=languages, seed=seed, require_parallel=require_parallel,
+                             drop_single_language=True)
     elif is_file_spec(name):
-        ts = load_parallel_file(name, languages=languages, seed=seed, require_parallel=require_parallel)
+        ts = load_parallel_file(name, languages=languages, seed=seed, require_parallel=require_parallel,
+                                drop_single_language=True)
     else:
         raise HybridIRError(
             f"unknown dataset '{name}': use {', '.join(sorted(DATASETS))}, mmarco, a .jsonl / .json / "
@@ -216,5 +218,19 @@ def load_training_set(
         )
     for other in exclude_overlap_with:
         articles = set(load_lareqa(other, data_dir=data_dir).canonical_articles().values())
-        ts = ts.without_articles({ex.article for ex in ts.examples if normalise_title(ex.article) in articles})
+        ts = _exclude(ts, name, other,
+                      {ex.article for ex in ts.examples if normalise_title(ex.article) in articles})
     return ts.subset(max_examples) if max_examples else ts
+
+
+def _exclude(ts: TrainingSet, name: str, other: str, articles: set[str]) -> TrainingSet:
+    """``ts`` without ``articles`` (those it shares with the evaluation set ``other``); removing every
+    example is an error that names the setting."""
+    kept = ts.without_articles(articles)
+    if len(ts) and not len(kept):
+        raise HybridIRError(
+            f"{name}: exclude_overlap_with={other} removed all {len(ts)} examples (every group or article "
+            f"of {name} is an article of {other}); train on other data, or drop {other} from "
+            "exclude_overlap_with (--exclude-overlap-with) knowingly"
+        )
+    return kept

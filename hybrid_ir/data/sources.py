@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -93,9 +94,20 @@ def pinned_checksums() -> dict[str, str]:
 
 
 def sha256_file(path: Path) -> str:
-    """SHA-256 hex digest of a file, read in 1 MiB chunks."""
+    """SHA-256 hex digest of a regular file, read in 1 MiB chunks.
+
+    Anything else (a FIFO, a device such as ``/dev/zero``) is a one-line error, found without
+    blocking: the file is opened non-blocking and its type checked on the open descriptor.
+    """
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise HybridIRError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise HybridIRError(f"{path} is not a regular file (a FIFO, a device or a socket); refusing to read it")
+    with os.fdopen(fd, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
@@ -147,9 +159,8 @@ def resolve_file(
 
     A local file (``data_dir`` or ``HYBRID_IR_DATA_DIR``) with a pinned SHA-256 is checked against it
     (``verify=None``, the default, unless ``HYBRID_IR_VERIFY_DATA=0`` says the data is knowingly
-    edited); ``verify=True`` / ``False`` forces the check on or off. The verdict is cached per file
-    by size and modification time (:func:`check_file_cached`), so a file is hashed once, not at
-    every load.
+    edited); ``verify=True`` / ``False`` forces the check on or off. A good verdict is cached per
+    file (:func:`check_file_cached`), so an unchanged file is hashed once, not at every load.
     """
     if verify is None:
         verify = os.environ.get("HYBRID_IR_VERIFY_DATA", "1").strip().lower() not in ("0", "false", "no", "off")
@@ -184,17 +195,30 @@ def check_file(path: Path, relpath: str) -> None:
 _VERIFIED = "verified-data.json"
 
 
+def file_stamp(path: Path) -> list[int]:
+    """What :func:`check_file_cached` trusts to say a file is unchanged since it was hashed: its device,
+    inode, size, and modification and status-change times in nanoseconds.
+
+    Any write changes the status-change time (``st_ctime_ns``) to the current time, and no ordinary
+    program can set it back (``touch``/``os.utime`` restoring the modification time changes it too),
+    so an edit of the same size with the old modification time restored is still seen; replacing the
+    file changes its inode. Copying a folder or restoring a backup changes them all: those files are
+    hashed again once.
+    """
+    info = path.stat()
+    return [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+
+
 def check_file_cached(path: Path, relpath: str) -> None:
-    """:func:`check_file`, remembering a good verdict per (path, size, mtime) in the cache folder."""
+    """:func:`check_file`, remembering a good verdict per path and :func:`file_stamp` in the cache folder."""
     if relpath not in pinned_checksums():
         return
-    stat = path.stat()
     key = str(path.resolve())
-    stamp = [stat.st_size, stat.st_mtime_ns, pinned_checksums()[relpath]]
+    stamp = [*file_stamp(path), pinned_checksums()[relpath]]
     record_path = cache_dir() / _VERIFIED
     try:
         known = json.loads(record_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         known = {}
     if not isinstance(known, dict):
         known = {}
@@ -202,7 +226,7 @@ def check_file_cached(path: Path, relpath: str) -> None:
         return
     check_file(path, relpath)
     known[key] = stamp
-    with contextlib.suppress(OSError):  # a read-only cache only costs the next check its hashing
+    with contextlib.suppress(OSError, HybridIRError):  # a read-only cache only costs the next check its hashing
         write_json(record_path, known)
 
 
