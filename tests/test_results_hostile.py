@@ -26,7 +26,7 @@ LANGS = ("de", "en")
 
 # ------------------------------------------------------------------------------ small data, fake runs
 @pytest.fixture(scope="module")
-def small_data(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def small_copy(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The first two XQuAD-R articles in German, English and Spanish (fast to evaluate)."""
     root = tmp_path_factory.mktemp("data")
     for lang in (*LANGS, "es"):
@@ -35,11 +35,15 @@ def small_data(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
         path = root / "lareqa" / "xquad-r" / f"{lang}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("HYBRID_IR_VERIFY_DATA", "0")  # a cut-down copy, edited on purpose
-    mp.setenv("HYBRID_IR_DATA_DIR", str(root))
-    yield root
-    mp.undo()
+    return root
+
+
+@pytest.fixture
+def small_data(small_copy: Path, monkeypatch) -> Path:
+    """The small copy as the data folder, for one test (training tests read the real data)."""
+    monkeypatch.setenv("HYBRID_IR_VERIFY_DATA", "0")  # a cut-down copy, edited on purpose
+    monkeypatch.setenv("HYBRID_IR_DATA_DIR", str(small_copy))
+    return small_copy
 
 
 def experiment_file(tmp_path: Path, seeds: list[int], baseline: bool = False) -> Path:
@@ -90,6 +94,14 @@ def finished(small_data: Path, tmp_path: Path):
 
 
 # ---------------------------------------------------------------- item 3: containment of every path
+def test_records_doctests() -> None:
+    import doctest
+
+    import hybrid_ir.experiments.records as records
+
+    assert doctest.testmod(records).failed == 0
+
+
 def test_contained_helper(tmp_path: Path) -> None:
     from hybrid_ir.experiments.records import contained
 
@@ -141,6 +153,8 @@ def test_run_folder_linked_outside_is_refused(finished, tmp_path: Path, capsys) 
     exp.run_folder("x-y", 1).symlink_to(elsewhere)
     with pytest.raises(HybridIRError, match=r"run folder .* is outside"):
         run_folder(exp, "x-y", 1)
+    code, out, _ = cli(capsys, "reproduce", "--config", str(path), "--list")  # listed, nothing in it read
+    assert code == 0 and "broken   x-y/seed1: run folder" in out and "is outside" in out
     code, _, err = cli(capsys, "reproduce", "--config", str(path), "--only", "x-y/seed1", "--force")
     assert code == 2 and err.count("\n") == 1 and "is outside" in err
     exp.run_folder("x-y", 1).unlink()
@@ -307,7 +321,7 @@ def test_resume_from_the_final_checkpoint_equals_an_uninterrupted_run(
         with pytest.raises(HybridIRError) as info:
             trainer_mod.train(cfg)
         message = str(info.value)
-        assert "\n" not in message and "model.safetensors: no space left on device; it needs about" in message
+        assert "\n" not in message and "run/model/model.safetensors: no space left on device; it needs about" in message
         assert " MB free" in message
     monkeypatch.undo()
     assert not (tmp_path / "run" / "model").exists() and not (tmp_path / "run" / "result.json").exists()

@@ -168,8 +168,19 @@ def run_state(folder: str | Path) -> tuple[str, list[str]]:
 
 
 def run_states(exp: ExperimentConfig) -> dict[str, tuple[str, list[str]]]:
-    """``label/seedK`` -> :func:`run_state`, for every run of ``exp`` in execution order."""
-    return {run_key(label, seed): run_state(exp.run_folder(label, seed)) for label, seed in exp.runs()}
+    """``label/seedK`` -> :func:`run_state`, for every run of ``exp`` in execution order (a run folder
+    that leads out of the results folder is broken, and nothing in it is read)."""
+    states = {}
+    for label, seed in exp.runs():
+        folder = exp.run_folder(label, seed)
+        try:
+            contained(exp.results_dir, exp.folder, "results folder")
+            contained(exp.folder, folder, "run folder")
+        except HybridIRError as exc:
+            states[run_key(label, seed)] = ("broken", [str(exc)])
+            continue
+        states[run_key(label, seed)] = run_state(folder)
+    return states
 
 
 def broken_runs(exp: ExperimentConfig) -> dict[str, list[str]]:

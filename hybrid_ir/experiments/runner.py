@@ -140,7 +140,7 @@ def backfill(exp: ExperimentConfig, log=print) -> None:
     from hybrid_ir.training.trainer import load_data, replay_exposure
 
     for label, seed in exp.runs():
-        out = exp.run_folder(label, seed)
+        out = run_folder(exp, label, seed)
         if not (out / "metrics.json").is_file():
             continue
         if label != UNTUNED and not (out / "exposure.json").is_file():

@@ -847,7 +847,8 @@ def _export(run: Run, stopped: str) -> Path | None:
     except Exception as exc:  # a full disk: the hidden temporary folder is already gone
         if not ckpt.is_write_failure(exc):
             raise
-        path = Path(getattr(exc, "filename", None) or run.out / "model")
+        written = getattr(exc, "filename", None)  # a file of the hidden temporary folder: named as in model/
+        path = run.out / "model" / Path(written).name if written else run.out / "model"
         raise ckpt.write_failure(path, exc, ckpt.tensor_bytes(dict(model.state_dict())) + (16 << 20)) from None
     dist_utils.barrier()
     return target
