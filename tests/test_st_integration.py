@@ -289,9 +289,12 @@ def test_evaluator_reports_the_package_evaluation_of_the_same_embeddings(tmp_pat
     assert evaluator.primary_metric == "toy-lareqa_multi_map"
     assert set(metrics) == {f"toy-lareqa_{k}" for k in TABLE_COLUMNS}
 
-    # the same embeddings, computed here and evaluated by the package: identical numbers
-    qv = model.encode([q.text for q in lareqa.questions], prompt="query : ", normalize_embeddings=True)
-    cv = model.encode([c.sentence for c in lareqa.candidates], prompt="passage : ", normalize_embeddings=True)
+    # the same embeddings, computed here by encode_query / encode_document (whose prompts are the
+    # "query" one and the "document" one, "" here: sentence-transformers adds it beside "passage")
+    # and evaluated by the package: identical numbers
+    assert model.prompts["document"] == ""
+    qv = model.encode_query([q.text for q in lareqa.questions], normalize_embeddings=True)
+    cv = model.encode_document([c.sentence for c in lareqa.candidates], normalize_embeddings=True)
     table = evaluate_lareqa(lareqa, qv, cv).per_language_table().loc["Mean"]
     for key in TABLE_COLUMNS:
         assert metrics[f"toy-lareqa_{key}"] == pytest.approx(float(table[key]), abs=1e-12)

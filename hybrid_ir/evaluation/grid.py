@@ -346,7 +346,7 @@ def evaluate_lareqa_model(
     show_progress: bool = False,
     top_k: int = 10,
     device: str | None = "auto",
-    precision: str = "auto",
+    precision: str = "fp32",
 ) -> LareqaResult:
     """Encode the dataset with ``model`` (:func:`hybrid_ir.evaluation.retrieval.encode_dataset`, on
     ``device`` in ``precision``) and evaluate it."""

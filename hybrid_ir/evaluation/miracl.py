@@ -319,10 +319,10 @@ def evaluate_miracl_model(
     show_progress: bool = False,
     method: str = "exact",
     device: str | None = "auto",
-    precision: str = "auto",
+    precision: str = "fp32",
 ) -> MiraclResult:
-    """Encode the dev queries (``kind="query"``) and the corpus (``kind="passage"``) on ``device`` in
-    ``precision`` (``auto``: the GPU when there is one), then evaluate."""
+    """Encode the dev queries (``kind="query"``) and the corpus (``kind="passage"``) on ``device``
+    (``auto``: the GPU when there is one) in ``precision`` (fp32 unless asked), then evaluate."""
     topics = load_topics(lang, data_dir)
     qrels = load_qrels(lang, data_dir)
     qids = list(topics)

@@ -354,14 +354,15 @@ def encode_dataset(
     batch_size: int = 64,
     show_progress: bool = False,
     device: str | None = "auto",
-    precision: str = "auto",
+    precision: str = "fp32",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Encode every question (``kind="query"``) and candidate (``kind="passage"``) of a dataset.
 
     Returns ``(query_vectors (Q, H), candidate_vectors (N, H))`` float32, in dataset order. The
     candidate text is the sentence alone or LAReQA's sentence followed by its paragraph
     (``candidate_text="sentence+context"``). ``device`` / ``precision`` go to the model's ``encode``
-    (``auto``: the GPU when there is one; see :mod:`hybrid_ir.modeling.runtime`).
+    (``device="auto"``: the GPU when there is one; ``precision`` fp32 by default, the same vectors on
+    every machine, ``"auto"`` for bf16 where it is fast; see :mod:`hybrid_ir.modeling.runtime`).
     """
     from hybrid_ir.data.lareqa import CANDIDATE_TEXTS
 

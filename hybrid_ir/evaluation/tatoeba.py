@@ -63,7 +63,7 @@ def evaluate_tatoeba_model(
     data_dir: str | None = None,
     show_progress: bool = False,
     device: str | None = "auto",
-    precision: str = "auto",
+    precision: str = "fp32",
 ) -> dict[str, Any]:
     """Tatoeba acc@1 of ``model`` in both directions per language, their means, and the per-pair hits.
 

@@ -24,6 +24,7 @@ Example::
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 import warnings
@@ -55,7 +56,11 @@ from hybrid_ir.modeling.st_folder import (
     ST_POOLINGS,
     DenseLayer,
     DenseStack,
+    STFolderSpec,
+    check_encoder_weights,
+    check_folder_files,
     extra_pool,
+    read_config,
     read_st_folder,
     st_folder_for,
     write_dense_modules,
@@ -234,26 +239,19 @@ class BiEncoder(nn.Module):
         spec = read_st_folder(path) if path.is_dir() else None
         source = name_or_path if spec is None or spec.transformer_dir == path else spec.transformer_dir
         saved = path / ENCODER_FILE
-        plain_labse = keeps_pooler(name_or_path) and spec is None and not saved.is_file()
+        has_saved = path.is_dir() and os.path.lexists(saved)
+        base = _read_encoder_file(saved, path) if has_saved else None  # checked before any weights load
+        if path.is_dir():
+            _check_local_model(path, spec)
+        plain_labse = keeps_pooler(name_or_path) and spec is None and not has_saved
         encoder, tokenizer = load_encoder(source, keep_pooler=plain_labse)
         name = str(name_or_path).strip()
         if not path.is_dir() and not is_offline_name(name) and name.lower() != TINY:
             hub_dir = st_folder_for(name, offline=env.hub_offline())  # the Hub was reachable for the model
             spec = read_st_folder(hub_dir) if hub_dir is not None else None
-        if path.is_dir() and saved.is_file():
-            try:
-                base = json.loads(saved.read_text(encoding="utf-8"))["encoder_config"]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise HybridIRError(f"{saved} is not a valid hybrid_ir encoder file: {exc}") from exc
-        elif spec is not None:
-            base = spec.encoder_settings(family_defaults(name_or_path))
-            limits = [spec.max_seq_length, getattr(tokenizer, "model_max_length", None)]
-            limits = [n for n in limits if isinstance(n, int) and n < 1_000_000]
-            if limits:  # the default lengths, never longer than the folder allows
-                for f in fields(EncoderConfig):
-                    if f.name.startswith("max_"):
-                        base[f.name] = min(f.default, *limits)
-        else:
+        if base is None and spec is not None:
+            base = _st_settings(spec, name_or_path, tokenizer)
+        elif base is None:
             base = model_defaults(name_or_path)
         config = EncoderConfig.from_dict({**base, **config_overrides})
         projection = spec.load_dense(int(encoder.config.hidden_size)) if spec is not None else None
@@ -334,7 +332,7 @@ class BiEncoder(nn.Module):
         batch_size: int = 64,
         show_progress: bool = False,
         device: str | torch.device | None = "auto",
-        precision: str = "auto",
+        precision: str = "fp32",
     ) -> np.ndarray:
         """Embeddings as float32 numpy (N, H), rows in the order of ``texts``; eval mode, no gradients.
 
@@ -343,9 +341,11 @@ class BiEncoder(nn.Module):
 
         ``device``: ``auto`` keeps a model that is already on a GPU where it is and otherwise moves it
         to the GPU when there is one; ``cpu`` / ``cuda`` / ``cuda:N`` move it there; ``None`` leaves it
-        where it is. The model stays where it was moved. ``precision``: ``fp32``, ``bf16`` or ``fp16``
+        where it is. The model stays where it was moved. ``precision``: ``fp32`` (the default, as
+        sentence-transformers encodes: the same vectors on every machine), ``bf16`` or ``fp16``
         autocast, or ``auto`` (:func:`hybrid_ir.modeling.runtime.resolve_precision` for inference: bf16
-        on GPUs and on CPUs with native bf16, else fp32). Embeddings come back as float32 either way.
+        on GPUs and on CPUs with native bf16, else fp32; faster, but the vectors then differ slightly
+        from machine to machine). Embeddings come back as float32 either way.
         """
         from tqdm.auto import tqdm
 
@@ -422,6 +422,48 @@ class BiEncoder(nn.Module):
             )
             (tmp / ENCODER_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         return target
+
+
+def _read_encoder_file(saved: Path, folder: Path) -> dict[str, Any]:
+    """The ``encoder_config`` of a ``hybrid_ir_encoder.json`` (:data:`ENCODER_FILE`), checked to
+    have the shape :meth:`BiEncoder.save_pretrained` writes; else a one-line error naming the file."""
+    meta = read_config(saved, folder)
+    version = meta.get("format", ENCODER_FILE_FORMAT)
+    if isinstance(version, bool) or not isinstance(version, int) or version > ENCODER_FILE_FORMAT:
+        raise HybridIRError(f"{saved}: format {version!r:.40} is not one this package reads "
+                            f"(format {ENCODER_FILE_FORMAT} or older)")
+    config = meta.get("encoder_config")
+    if not isinstance(config, dict):
+        raise HybridIRError(f"{saved} is not a valid hybrid_ir encoder file: encoder_config must be an object, "
+                            f"not {type(config).__name__}")
+    try:
+        EncoderConfig.from_dict(config)
+    except HybridIRError as exc:
+        raise HybridIRError(f"{saved}: {exc}") from None
+    except TypeError as exc:  # a setting of the wrong type that the checks above let through
+        raise HybridIRError(f"{saved}: encoder_config is not valid: {exc}") from None
+    return dict(config)
+
+
+def _st_settings(spec: STFolderSpec, name_or_path: str | Path, tokenizer: PreTrainedTokenizerBase) -> dict[str, Any]:
+    """:class:`EncoderConfig` fields of a sentence-transformers folder: its pooling, prompts and
+    normalisation; the default lengths, never longer than the folder or the tokenizer allows."""
+    base = spec.encoder_settings(family_defaults(name_or_path))
+    limits = [spec.max_seq_length, getattr(tokenizer, "model_max_length", None)]
+    limits = [n for n in limits if isinstance(n, int) and n < 1_000_000]
+    if limits:
+        for f in fields(EncoderConfig):
+            if f.name.startswith("max_"):
+                base[f.name] = min(f.default, *limits)
+    return base
+
+
+def _check_local_model(path: Path, spec: STFolderSpec | None) -> None:
+    """Before transformers reads the local model folder ``path``: every file at the top of its model
+    folder stays inside ``path`` (symlinks included) and ``.bin`` weights are plain state dicts."""
+    model_dir = spec.transformer_dir if spec is not None else path
+    check_folder_files(model_dir, path)
+    check_encoder_weights(model_dir, path)
 
 
 def _take_pooler(encoder: PreTrainedModel) -> DenseLayer | None:

@@ -10,11 +10,12 @@ package's own evaluation (:func:`~hybrid_ir.evaluation.encode_dataset` and
 ``mono_r1``, ``cross_r1``, ``multi_r10`` and ``rank_distance`` (lower = less language bias); the
 primary metric, used for ``load_best_model_at_end``, is ``multi_map``.
 
-Texts get the prompts :class:`SentenceTransformerEncoder` chooses: the model's ``"query"`` prompt for
-questions and the first non-empty of its ``"document"`` / ``"passage"`` / ``"corpus"`` prompts for
-candidates (:func:`~hybrid_ir.modeling.st_folder.choose_prompt`, the rule ``BiEncoder`` follows when it
-loads the same folder), or the prompts you pass. Vectors are L2-normalised (scores = cosine, as in
-the paper) unless ``normalize=False``.
+Questions are encoded with ``model.encode_query`` and candidates with ``model.encode_document``
+(:class:`SentenceTransformerEncoder`), so they get exactly the prompts those choose: the model's
+``"query"`` prompt, and its ``"document"`` prompt (a loaded model always has both, ``""`` unless
+set; :func:`~hybrid_ir.modeling.st_folder.choose_prompt` is the rule, the one ``BiEncoder`` follows
+when it loads the same folder), or the prompts you pass. Vectors are L2-normalised (scores =
+cosine, as in the paper) unless ``normalize=False``.
 
 Example::
 
@@ -56,19 +57,22 @@ __all__ = ["LareqaEvaluator", "SentenceTransformerEncoder"]
 class SentenceTransformerEncoder:
     """A ``SentenceTransformer`` seen through the package's encoder interface (``encode(texts, kind)``).
 
-    ``kind="query"`` texts get ``query_prompt``, ``kind="passage"`` texts ``passage_prompt``; None
-    (default) takes the model's own prompts (module docstring). ``device`` / ``precision`` arguments
-    of the package's callers are ignored: the model runs where sentence-transformers put it.
+    ``kind="query"`` texts go through ``model.encode_query``, ``kind="passage"`` texts through
+    ``model.encode_document``: with ``query_prompt`` / ``passage_prompt`` when given, else with the
+    prompt those methods choose themselves (module docstring; :attr:`prompts` shows which, None for
+    none). ``device`` / ``precision`` arguments of the package's callers are ignored: the model runs
+    where sentence-transformers put it, in its own dtype (fp32 unless you changed it).
     """
 
     def __init__(self, model: SentenceTransformer, query_prompt: str | None = None,
                  passage_prompt: str | None = None, normalize: bool = True) -> None:
         self.model = model
+        self.overrides = {"query": query_prompt, "passage": passage_prompt}
         prompts = dict(getattr(model, "prompts", None) or {})
         default = getattr(model, "default_prompt_name", None)
         self.prompts = {
-            "query": query_prompt if query_prompt is not None else choose_prompt(prompts, default, "query"),
-            "passage": passage_prompt if passage_prompt is not None else choose_prompt(prompts, default, "passage"),
+            kind: given if given is not None else choose_prompt(prompts, default, kind)
+            for kind, given in self.overrides.items()
         }
         self.normalize = normalize
 
@@ -76,8 +80,10 @@ class SentenceTransformerEncoder:
                show_progress: bool = False, **_runtime: Any) -> np.ndarray:
         if kind not in self.prompts:
             raise HybridIRError(f"kind must be 'query' or 'passage', got {kind!r}")
-        vectors = self.model.encode(
-            list(texts), prompt=self.prompts[kind] or None, batch_size=batch_size,
+        method = self.model.encode_query if kind == "query" else self.model.encode_document
+        given = self.overrides[kind]
+        vectors = method(
+            list(texts), **({"prompt": given} if given is not None else {}), batch_size=batch_size,
             show_progress_bar=show_progress, convert_to_numpy=True, normalize_embeddings=self.normalize,
         )
         return np.asarray(vectors, dtype=np.float32)
