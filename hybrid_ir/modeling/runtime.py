@@ -22,6 +22,11 @@ questions and get the same answers from here:
   than in fp32, with every mono / cross / multilingual mAP within 0.0005 of fp32. Without native
   bf16 the CPU emulates it, so ``auto`` keeps fp32 there.
 
+  ``auto`` is asked for, never a default of the Python API: ``BiEncoder.encode``,
+  ``encode_dataset`` and the ``evaluate_*_model`` functions encode in fp32 unless told otherwise (as
+  sentence-transformers does), so their vectors are the same on every machine. The CLI
+  (``--precision auto``) and the book choose ``auto`` and print and record what it resolved to.
+
 Autocast keeps the weights in fp32 and runs the matrix products in the low precision; the pooled
 embeddings are returned as float32 either way.
 
