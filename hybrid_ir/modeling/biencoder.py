@@ -244,7 +244,7 @@ class BiEncoder(nn.Module):
         if path.is_dir():
             _check_local_model(path, spec)
         plain_labse = keeps_pooler(name_or_path) and spec is None and not has_saved
-        encoder, tokenizer = load_encoder(source, keep_pooler=plain_labse)
+        encoder, tokenizer = _load_encoder(source, plain_labse, local=path.is_dir())
         name = str(name_or_path).strip()
         if not path.is_dir() and not is_offline_name(name) and name.lower() != TINY:
             hub_dir = st_folder_for(name, offline=env.hub_offline())  # the Hub was reachable for the model
@@ -456,6 +456,21 @@ def _st_settings(spec: STFolderSpec, name_or_path: str | Path, tokenizer: PreTra
             if f.name.startswith("max_"):
                 base[f.name] = min(f.default, *limits)
     return base
+
+
+def _load_encoder(source: str | Path, keep_pooler: bool, local: bool) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """:func:`~hybrid_ir.modeling.encoders.load_encoder`; for a ``local`` folder, whatever its files
+    make transformers raise (a config or tokenizer file of the wrong shape) is one line naming it."""
+    try:
+        return load_encoder(source, keep_pooler=keep_pooler)
+    except HybridIRError:
+        raise
+    except Exception as exc:
+        if not local:
+            raise
+        text = str(exc).strip()
+        first = text.splitlines()[0][:300] if text else ""
+        raise HybridIRError(f"could not load the encoder in {source}: {type(exc).__name__}: {first}") from exc
 
 
 def _check_local_model(path: Path, spec: STFolderSpec | None) -> None:
