@@ -227,7 +227,12 @@ class BiEncoder(nn.Module):
         (pooling, Dense layers, Normalize, prompts: :mod:`~hybrid_ir.modeling.st_folder`, which
         refuses with a one-line error what it cannot reproduce); else the model's defaults.
         Keyword arguments (``pooling="cls"``, ``max_passage_length=256``, ...) override any of them.
-        Dense layers of a sentence-transformers folder always load (:attr:`projection`).
+        Dense layers of a sentence-transformers folder always load (:attr:`projection`). Its prompts
+        become the prefixes exactly as ``encode_query`` / ``encode_document`` choose them.
+
+        A local folder is read as untrusted: every file read must stay inside it (symlinks included),
+        ``.bin`` weights must be plain state dicts (nothing is unpickled or imported by name), and any
+        file of the wrong type or shape is a one-line :class:`HybridIRError` naming it.
 
         A plain Hugging Face LaBSE (a folder or Hub name matching the ``labse`` family, without
         ``modules.json``) keeps the BERT pooler of its checkpoint as a Dense layer with Tanh, so that
