@@ -73,6 +73,8 @@ def number(value: object, digits: int = 3, *, signed: bool = False) -> str:
 
     >>> number(0.70114), number(1385.5, 0), number(2.0), number(float("nan")), number(0.01, signed=True)
     ('0.701', '1,386', '2', '–', '+0.010')
+    >>> number(-0.00001, 4, signed=True), number(-0.00001, 4)
+    ('0.0000', '0.0000')
 
     A whole float prints as an integer (seeds and counts stored as floats); so does an mAP of
     exactly 1.0, which is rare and still reads correctly.
@@ -86,7 +88,8 @@ def number(value: object, digits: int = 3, *, signed: bool = False) -> str:
     if isinstance(value, int):
         return f"{value:+,d}" if signed else f"{value:,d}"
     if isinstance(value, float):
-        return f"{value:+,.{digits}f}" if signed else f"{value:,.{digits}f}"
+        text = f"{value:+,.{digits}f}" if signed else f"{value:,.{digits}f}"
+        return text.lstrip("+-") if float(text.replace(",", "")) == 0 else text  # never "-0.000"
     return str(value)
 
 

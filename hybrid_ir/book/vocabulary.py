@@ -52,7 +52,7 @@ VERDICT_WORDS: dict[str, str] = {
 #: number formats the formatter never writes.
 FORBIDDEN: tuple[str, ...] = (
     "no significant difference", "is level with", "are level with", "-0.0000", "corrected p 0.000", "p = 0.000",
-    "far above", "barely move",
+    "barely move",
 )
 
 
