@@ -2,8 +2,9 @@
 # The runs of the decisive-verdicts issue, one at a time (two torch processes on 2 cores slow each
 # other several-fold), interleaved seed by seed so that every stop leaves whole seeds: the main
 # direction (MLQA-R -> XQuAD-R) and the reverse (XQuAD-R -> MLQA-R) from 3 to 6 seeds, the controlled
-# exposure experiment, and the reverse direction's X-Y and hybrid seed 0 again (they were recorded
-# before Tatoeba was; training is bit-reproducible, so only tatoeba.json is new). Each finished run's
+# exposure experiment, and the runs recorded before Tatoeba was added again (the reverse direction's
+# X-Y and hybrid seed 0, the main direction's seeds 0-2; training is bit-reproducible, so only
+# tatoeba.json is new). Each finished run's
 # small files are committed (results/ only). Resumable: run it again and finished runs are skipped.
 #
 #   mkdir -p runs && nohup bash tools/run_decisive_experiments.sh > runs/decisive.log 2>&1 &
@@ -37,7 +38,7 @@ run() {  # run CONFIG EXPERIMENT LABEL SEED [--force]: one run from the code nam
     env=(PYTHONPATH="$(cd "$code" && pwd)" PYTHONSAFEPATH=1)
   fi
   echo "[runner] $(date -u +%H:%M:%S) $experiment $label/seed$seed ${force} (code: ${code:-this checkout})"
-  env "${env[@]}" $PY -m hybrid_ir reproduce --config "results/configs/$config" --only "$label/seed$seed" $force \
+  env "${env[@]}" $PY -m hybrid_ir reproduce --config "results/configs/$config" --only "$label/seed$seed" --quiet $force \
     && commit "$experiment" "Results: $label seed $seed ($experiment)"
 }
 
@@ -55,8 +56,14 @@ for round in 0 1 2; do
   done
   controlled x-x-mono-128 "$round"
 done
-# Tatoeba for the reverse direction's first X-Y and hybrid runs: retrained only while tatoeba.json is missing
+# Tatoeba for the runs recorded before it was added (the reverse direction's X-Y and hybrid seed 0, the
+# main direction's seeds 0-2): retrained only while tatoeba.json is missing
 for label in x-y hybrid; do
   [ -f "results/xquad-r_to_mlqa-r/$label/seed0/tatoeba.json" ] || reverse "$label" 0 --force
+done
+for seed in 0 1 2; do
+  for label in hybrid x-x-mono x-y; do
+    [ -f "results/mlqa-r_to_xquad-r/$label/seed$seed/tatoeba.json" ] || main "$label" "$seed" --force
+  done
 done
 echo "[runner] $(date -u +%H:%M:%S) all runs done"
