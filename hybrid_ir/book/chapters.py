@@ -432,7 +432,8 @@ def live_lareqa(
     name = model_name or prof.encoder
     ds = load_lareqa(dataset, prof.eval_languages).sample_questions(prof.max_queries_per_language, seed)
     # the precision is part of the key: bf16 and fp32 embeddings differ slightly
-    precision = resolve_precision("auto", resolve_device("auto"), purpose="inference")
+    device = resolve_device("auto")
+    precision = resolve_precision("auto", device, purpose="inference")
     key = json.dumps([name, dataset, ds.languages, prof.max_queries_per_language, seed, candidate_text,
                       prof.max_query_length, prof.max_passage_length, precision])
     path = cache_dir() / "embeddings" / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
@@ -455,4 +456,5 @@ def live_lareqa(
             with atomic_path(path) as tmp, open(tmp, "wb") as f:
                 np.savez(f, queries=qv, candidates=cv)
     result = evaluate_lareqa(ds, qv, cv)
+    print(f"live evaluation of {name}: {precision} on {device}")  # the book may pick bf16; it says so
     return ds, result, time.perf_counter() - start
