@@ -113,7 +113,7 @@ def test_settings_are_the_recorded_ones() -> None:
     assert values["cpu_batch"] == str(train["batch_size"])
     run = results_dir() / "mlqa-r_to_xquad-r" / "hybrid" / "seed0"
     exposure = json.loads((run / "exposure.json").read_text())
-    assert values["train_questions"] == f"{exposure['trained']['questions_total']:,}"
+    assert f"{exposure['trained']['questions_total']:,}" in values["train_questions"].split(" / ")
     assert values["main_steps"] == str(exposure["steps"])
     with gzip.open(run / "ranks.csv.gz", "rt") as f:
         queries = sum(1 for _ in f) - 1
@@ -152,3 +152,14 @@ def test_equal_steps_finding_gives_the_drawn_batches(data_dir: Path) -> None:
         drawn.append(str(exposure["trained"]["batches_by_type"]["mono"]))
     assert f"(runs: {', '.join(drawn)})" in text
     assert "as many monolingual batches as" not in text
+
+
+def test_build_draws_the_background_figure(tmp_path: Path) -> None:
+    """The Background page's figure is drawn by the package's sampler at build time and referred to."""
+    from hybrid_ir.book.pages import BATCH_TYPES_FIGURE
+
+    build = build_script()
+    build.write_page_figures(tmp_path)
+    assert (tmp_path / BATCH_TYPES_FIGURE).stat().st_size > 10_000
+    page = (ROOT / "book" / "background.md").read_text(encoding="utf-8")
+    assert f"```{{figure}} {BATCH_TYPES_FIGURE}" in page and "{numref}`fig-batch-types`" in page

@@ -27,7 +27,7 @@ def test_chapter_list() -> None:
     assert CHAPTERS == [
         "01_data", "02_batch_strategies", "03_training", "04_evaluation",
         "05_language_bias", "06_miracl", "07_choosing_alpha", "08_reproduction",
-        "09_sentence_transformers", "10_questions",
+        "09_sentence_transformers", "10_questions", "11_robustness",
     ]
 
 
@@ -118,24 +118,32 @@ def test_reproduction_chapter_matches_results(tmp_path_factory: pytest.TempPathF
     import pandas as pd
 
     from hybrid_ir.book.chapters import results_dir
-    from hybrid_ir.experiments.findings import exposure_table
-    from hybrid_ir.experiments.reproduce import compare_runs, load_experiment, seed_folders
+    from hybrid_ir.experiments.reproduce import load_experiment
 
     _, rec = chapter("08_reproduction", tmp_path_factory)
-    main = load_experiment(results_dir() / "configs" / "mlqa-to-xquad.yaml")
-    main.results_dir = str(results_dir())
+    main = load_experiment(results_dir() / "configs" / "mlqa-to-xquad.yaml", results_dir())
     claims = pd.read_csv(main.folder / "claims.csv")
     assert rec["claims"] == claims.set_index("claim")["verdict"].to_dict()  # the seed-aware verdicts
     assert rec["claims_disagree"] == claims.loc[~claims.agree, "claim"].tolist()
+    power = pd.read_csv(main.folder / "power.csv").set_index("id")
+    assert rec["power"] == {k: None if pd.isna(v) else int(v) for k, v in power.seeds_needed_observed.items()}
+    summary = json.loads((main.folder / "summary.json").read_text())
+    for label, stats in summary["strategies"].items():
+        assert rec["means"][label]["mono_map"] == pytest.approx(stats["mono_map"]["mean"], rel=1e-9)
+
+
+def test_robustness_chapter_matches_results(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> None:
+    from hybrid_ir.book.chapters import results_dir
+    from hybrid_ir.experiments.findings import exposure_table
+    from hybrid_ir.experiments.reproduce import compare_runs, load_experiment, seed_folders
+
+    _, rec = chapter("11_robustness", tmp_path_factory)
+    main = load_experiment(results_dir() / "configs" / "mlqa-to-xquad.yaml", results_dir())
     exposure = exposure_table([main])
     shown = {(r["experiment"], r["strategy"]): r for r in rec["exposure"]}
     for label, group in exposure.groupby("strategy"):
         assert shown[(main.name, label)]["English share"] == pytest.approx(group["English share"].mean(), abs=5e-4)
-    summary = json.loads((main.folder / "summary.json").read_text())
-    for label, stats in summary["strategies"].items():
-        assert rec["means"][label]["mono_map"] == pytest.approx(stats["mono_map"]["mean"], rel=1e-9)
-    rerun = load_experiment(results_dir() / "configs" / "rerun-check.yaml")
-    rerun.results_dir = str(results_dir())
+    rerun = load_experiment(results_dir() / "configs" / "rerun-check.yaml", results_dir())
     if seed_folders(rerun, "hybrid"):
         expected = compare_runs(seed_folders(main, "hybrid")[0], seed_folders(rerun, "hybrid")[0])
         assert rec["rerun"] == pytest.approx(expected["max_abs_diff"].to_dict())

@@ -113,6 +113,13 @@ def write_findings(intro: Path) -> None:
     intro.write_text(text.replace(FINDINGS_MARKER, findings), encoding="utf-8")
 
 
+def write_page_figures(folder: Path) -> None:
+    """The Markdown pages' figures, drawn now by the package (the Background page's batch types)."""
+    from hybrid_ir.book.pages import BATCH_TYPES_FIGURE, batch_types_figure
+
+    batch_types_figure(folder / BATCH_TYPES_FIGURE)
+
+
 def write_settings(config_file: Path) -> None:
     """Give the Markdown pages' substitutions (``{{ train_questions }}``) the recorded settings."""
     from hybrid_ir.book.settings import book_settings
@@ -132,6 +139,7 @@ def copy_sources() -> None:
             shutil.copy2(ROOT / name, SRC / name)
     shutil.copytree(ROOT / "book", SRC / "book")
     write_findings(SRC / "book" / "intro.md")
+    write_page_figures(SRC / "book")
     write_settings(SRC / "_config.yml")
     if (ROOT / "_static").is_dir():  # the book's style sheet (Jupyter Book loads every .css in it)
         shutil.copytree(ROOT / "_static", SRC / "_static")

@@ -28,16 +28,17 @@ from hybrid_ir.experiments.reproduce import UNTUNED, ExperimentConfig
 __all__ = ["FIGURE", "findings_markdown"]
 
 CH8 = "[chapter 8](../notebooks/08_reproduction.ipynb)"
+CH11 = "[chapter 11](../notebooks/11_robustness.ipynb)"
 FIGURE = "claims_dashboard.png"
 
 
-def _where(exp: ExperimentConfig | None = None) -> str:
+def _where(exp: ExperimentConfig | None = None, chapter: str = CH8) -> str:
     """"(chapter 8)", with "k of n runs recorded so far" when the experiment is not complete."""
     if exp is not None:
         done, planned = finished(exp)
         if done < planned:
-            return f"({done} of {planned} runs recorded so far; {CH8})"
-    return f"({CH8})"
+            return f"({done} of {planned} runs recorded so far; {chapter})"
+    return f"({chapter})"
 
 
 def _figure_block(overview: pd.DataFrame, figure_dir: Path) -> str:
@@ -117,7 +118,7 @@ def _other_findings(root: Path) -> list[str]:
         lines.append(
             "**The controlled exposure experiment** (constant learning rate, last-step weights, hybrid with exactly "
             "64 monolingual and 64 cross-lingual batches against X-X-mono with the same 64 monolingual batches "
-            f"alone). {sentences} {_where(controlled)}.")
+            f"alone). {sentences} {_where(controlled, CH11)}.")
     exp128 = recorded_experiment("mlqa-to-xquad-128", root)
     exposure = exposure_table([main, exp128])
     if not exposure.empty and (exposure.experiment == exp128.name).any():
@@ -128,7 +129,7 @@ def _other_findings(root: Path) -> list[str]:
             f"{hyb['mono batches'].mean():.0f} monolingual batches on average (runs: "
             f"{', '.join(str(int(v)) for v in hyb['mono batches'])}) against X-X-mono's "
             f"{mono['mono batches'].mean():.0f}, with a different learning-rate schedule and number of epochs; "
-            f"the controlled experiment above holds those equal {_where(exp128)}.")
+            f"the controlled experiment above holds those equal {_where(exp128, CH11)}.")
     tatoeba = tatoeba_table(main)
     if not tatoeba.empty and (tatoeba.strategy == UNTUNED).any():
         base = float(tatoeba.loc[tatoeba.strategy == UNTUNED, "mean"].iloc[0])
@@ -136,7 +137,7 @@ def _other_findings(root: Path) -> list[str]:
                             for r in tatoeba.itertuples() if r.strategy != UNTUNED)
         lines.append(f"**Tatoeba bitext retrieval**, which no strategy trains: the untuned encoder finds the "
                      f"translation first for {base:.1%} of the sentences; after fine-tuning {trained} "
-                     f"{_where(main)}.")
+                     f"{_where(main, CH11)}.")
     return lines
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from hybrid_ir.book.chapters import recorded_experiment
 from hybrid_ir.experiments.claims import PAPER_CLAIMS
-from hybrid_ir.experiments.reproduce import ExperimentConfig, seeds_recorded
+from hybrid_ir.experiments.reproduce import ExperimentConfig, seed_folders, seeds_recorded
 from hybrid_ir.training.config import TrainConfig
 
 __all__ = ["DATASET_NAMES", "book_settings", "number_word"]
@@ -52,6 +52,18 @@ def _first_run(exp: ExperimentConfig, strategy: str = "hybrid") -> Path:
     raise FileNotFoundError(f"{exp.folder}: no recorded run of {strategy}")
 
 
+def _training_questions(exp: ExperimentConfig) -> str:
+    """The training questions of the recorded runs, e.g. "1,028 / 1,030": the validation split by
+    article depends on the seed, so the count may differ between seeds."""
+    totals = set()
+    for label in exp.strategies:
+        for folder in seed_folders(exp, label):
+            path = folder / "exposure.json"
+            if path.is_file():
+                totals.add(json.loads(path.read_text(encoding="utf-8"))["trained"]["questions_total"])
+    return " / ".join(f"{n:,}" for n in sorted(totals))
+
+
 def _parallel_questions(run: Path) -> int:
     """Distinct parallel questions in a run's per-query ranks (one id per question, all languages)."""
     with gzip.open(run / "ranks.csv.gz", "rt", encoding="utf-8", newline="") as f:
@@ -69,7 +81,7 @@ def book_settings(results: str | Path) -> dict[str, str]:
     train = json.loads((run / "run.json").read_text(encoding="utf-8"))["train_config"]
     default = TrainConfig()
     return {
-        "train_questions": f"{exposure['trained']['questions_total']:,}",
+        "train_questions": _training_questions(main),
         "train_dataset": ", ".join(DATASET_NAMES.get(d, d) for d in train["datasets"]),
         "eval_dataset": DATASET_NAMES.get(main.eval_dataset, main.eval_dataset),
         "eval_questions": f"{_parallel_questions(run):,}",
