@@ -40,7 +40,7 @@ def test_readable_keeps_fractional_index_and_signs_differences() -> None:
     frame = pd.DataFrame({"alpha": [0.0, 0.25, 1.0], "diff": [0.01, -0.002, 0.0]}).set_index("alpha")
     out = readable(frame, 3, signed=("diff",))
     assert list(out.index) == ["0", "0.25", "1"]
-    assert list(out["diff"]) == ["+0.010", "-0.002", "+0.000"]
+    assert list(out["diff"]) == ["+0.010", "-0.002", "0.000"]  # zero without a sign, never "-0.000"
 
 
 def test_p_values_and_numbers() -> None:
