@@ -268,3 +268,18 @@ def test_claims_table_equivalence_and_power() -> None:
     tost = [_power(0.001, k, b, s, 0.05, 0.005) for s in (2, 3, 6, 10, 30)]
     assert tost == sorted(tost)
     assert _power(0.006, k, b, 100, 0.05, 0.005) < 0.5  # a true difference beyond the margin
+
+
+def test_seeds_are_paired_on_the_seeds_both_strategies_have() -> None:
+    """A fourth seed of one strategy waits for its partner: the comparison stays paired on seeds 0-2."""
+    rng = np.random.default_rng(12)
+    base = rng.normal(0.7, 0.1, size=300)
+    shift = rng.normal(0, 0.01, size=(4, 1))  # seed effects shared by both strategies
+    a = pd.DataFrame(base + 0.002 + shift + rng.normal(0, 0.001, (4, 300)), index=[0, 1, 2, 3])
+    b = pd.DataFrame(base + shift[:3] + rng.normal(0, 0.001, (3, 300)), index=[0, 1, 2])
+    claim = Claim("a matches b", "a", "b", "mono_ap", "matches", "test", "t")
+    row = claims_table({"a": {"mono_ap": a}, "b": {"mono_ap": b}}, [claim], n_resamples=500).iloc[0]
+    assert (row.seeds_a, row.seeds_b) == (3, 3)
+    assert row.verdict == "equivalent"  # unpaired, the shared seed effects would swamp the difference
+    unpaired = seed_question_test(a.to_numpy(), b.to_numpy(), paired_seeds=False)
+    assert unpaired.high - unpaired.low > 5 * (row.ci_high - row.ci_low)

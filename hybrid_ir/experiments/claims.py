@@ -274,10 +274,19 @@ SeedValues = dict[str, pd.DataFrame]
 
 
 def _tables(values: dict[str, SeedValues], claim: Claim) -> tuple[np.ndarray, np.ndarray, bool] | None:
-    """The (seeds, questions) tables of a claim's two strategies on their common, finite questions."""
+    """The (seeds, questions) tables of a claim's two strategies on their common, finite questions.
+
+    Seeds are paired by number (seed k of both strategies shares its validation split, so their
+    runs vary together): when the two strategies have at least two seeds in common, only those are
+    compared, paired, and a seed that one strategy has and the other not yet is left out until its
+    partner is recorded. Otherwise (e.g. against the one untuned baseline) all runs are compared
+    unpaired."""
     if claim.a not in values or claim.b not in values:
         return None
     a, b = values[claim.a][claim.metric], values[claim.b][claim.metric]
+    common_seeds = [seed for seed in a.index if seed in set(b.index)]
+    if len(common_seeds) >= 2:  # pair by seed; a seed only one side has waits for its partner
+        a, b = a.loc[common_seeds], b.loc[common_seeds]
     in_b = set(b.columns)
     common = [q for q in a.columns if q in in_b]
     x, y = a[common].to_numpy(float), b[common].to_numpy(float)
