@@ -163,3 +163,17 @@ def test_build_draws_the_background_figure(tmp_path: Path) -> None:
     assert (tmp_path / BATCH_TYPES_FIGURE).stat().st_size > 10_000
     page = (ROOT / "book" / "background.md").read_text(encoding="utf-8")
     assert f"```{{figure}} {BATCH_TYPES_FIGURE}" in page and "{numref}`fig-batch-types`" in page
+
+
+def test_build_writes_the_measured_chapter_times(tmp_path: Path) -> None:
+    """The reproducibility page's table of chapter times is filled with the build's measured times."""
+    build = build_script()
+    page = tmp_path / "reproducibility.md"
+    page.write_text("# Page\n\n<!-- timings -->\n", encoding="utf-8")
+    build.write_timings(page, {"01_data.ipynb": 12.4, "03_training.ipynb": 61.0}, "ci")
+    text = page.read_text()
+    assert "<!-- timings -->" not in text and ":name: tab-chapter-times" in text
+    title = build.chapter_title(ROOT / "notebooks" / "01_data.ipynb")
+    assert f"| [{title}](../notebooks/01_data.ipynb) | 12 s |" in text and "| 61 s |" in text
+    assert "not timed (reused)" in text and build.machine() in text
+    assert "<!-- timings -->" in (ROOT / "book" / "reproducibility.md").read_text(encoding="utf-8")

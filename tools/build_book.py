@@ -113,6 +113,49 @@ def write_findings(intro: Path) -> None:
     intro.write_text(text.replace(FINDINGS_MARKER, findings), encoding="utf-8")
 
 
+TIMINGS_MARKER = "<!-- timings -->"
+
+
+def machine() -> str:
+    """'Intel(R) Xeon(R) Processor, 2 cores': the CPU this build ran on (from /proc/cpuinfo)."""
+    model = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def chapter_title(nb: Path) -> str:
+    """The chapter's title: the first heading of its first Markdown cell."""
+    for cell in json.loads(nb.read_text(encoding="utf-8"))["cells"]:
+        if cell["cell_type"] == "markdown":
+            for line in "".join(cell["source"]).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return nb.stem
+
+
+def write_timings(page: Path, timings: dict[str, float], profile: str) -> None:
+    """Fill the reproducibility page's table of chapter times with this build's measured ones."""
+    text = page.read_text(encoding="utf-8")
+    if TIMINGS_MARKER not in text:
+        raise SystemExit(f"{page}: the marker {TIMINGS_MARKER} for the timings is missing")
+    rows = [f"```{{table}} Execution time of each chapter: measured by the build that made this page "
+            f"(profile {profile}, {machine()}); the default and Colab profiles are not measured yet, so their "
+            "times are the estimates each chapter's first cell prints from its sizes and the recorded rates.\n"
+            ":name: tab-chapter-times\n",
+            f"| chapter | {profile} profile, this build | default profile, 2-core CPU | Colab profile, GPU |",
+            "|---|---|---|---|"]
+    for nb in notebooks(ROOT / "_toc.yml"):
+        seconds = timings.get(nb.name)
+        measured = f"{seconds:.0f} s" if seconds is not None else "not timed (reused)"
+        rows.append(f"| [{chapter_title(nb)}](../notebooks/{nb.stem}.ipynb) | {measured} | estimate | estimate |")
+    page.write_text(text.replace(TIMINGS_MARKER, "\n".join(rows) + "\n```\n"), encoding="utf-8")
+
+
 def write_page_figures(folder: Path) -> None:
     """The Markdown pages' figures, drawn now by the package (the Background page's batch types)."""
     from hybrid_ir.book.pages import BATCH_TYPES_FIGURE, batch_types_figure
@@ -260,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[book]   FAILED: {exc}", file=sys.stderr, flush=True)
     BUILD.mkdir(exist_ok=True)
     (BUILD / "execution.json").write_text(json.dumps({"profile": args.profile, "seconds": timings}, indent=1))
+    write_timings(SRC / "book" / "reproducibility.md", timings, args.profile)
     if failed:
         print(f"[book] {len(failed)} chapter(s) failed: {failed}; executed copies in {SRC / 'notebooks'}",
               file=sys.stderr)
