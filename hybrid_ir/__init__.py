@@ -14,7 +14,7 @@ The package holds what the book's chapters compute with:
   :mod:`hybrid_ir.evaluation.bias`: LAReQA metrics, exact ranks over the full pool, language bias;
 - :mod:`hybrid_ir.evaluation.miracl`, :mod:`hybrid_ir.evaluation.significance`, :mod:`hybrid_ir.experiments.paper`: MIRACL, paired
   tests, the paper's tables;
-- :mod:`hybrid_ir.experiments.reproduce`, :mod:`hybrid_ir.book.chapters`, :mod:`hybrid_ir.book.plotting`: the experiments and
+- :mod:`hybrid_ir.experiments.reproduce`, :mod:`hybrid_ir.book.profiles`, :mod:`hybrid_ir.book.plotting`: the experiments and
   the helpers of the book's chapters;
 - :mod:`hybrid_ir.integrations.sentence_transformers`: the batch sampler, training rows and LAReQA evaluator for
   ``SentenceTransformerTrainer`` (optional extra ``st``; never imported by ``import hybrid_ir``);

@@ -106,24 +106,25 @@ def test_describe_lists_every_field_with_help() -> None:
     [(True, True, "colab"), (True, False, "colab-cpu"), (False, True, "default"), (False, False, "default")],
 )
 def test_auto_profile_says_which_and_why(monkeypatch, colab: bool, gpu: bool, expected: str) -> None:
-    import hybrid_ir.book.chapters as chapters
+    import hybrid_ir.book.profiles as profiles
 
-    monkeypatch.setattr(chapters, "in_colab", lambda: colab)
-    monkeypatch.setattr(chapters, "_has_gpu", lambda: gpu)
-    profile, why = chapters.resolve_profile("auto")
+    monkeypatch.setattr(profiles, "in_colab", lambda: colab)
+    monkeypatch.setattr(profiles, "has_gpu", lambda: gpu)
+    profile, why = profiles.resolve_profile("auto")
     assert profile.name == expected and why.startswith("auto:")
-    assert chapters.resolve_profile("ci") == (chapters.PROFILES["ci"], "asked for")
+    assert profiles.resolve_profile("ci") == (profiles.PROFILES["ci"], "asked for")
 
 
 @pytest.mark.parametrize("name", ["ci", "default", "colab", "colab-cpu"])
 def test_live_training_trains_exactly_the_stated_steps(name: str, tmp_path) -> None:
     """The default profile states 64 steps; an epoch of its data holds ~30 batches of 32, so the
     chapters' configs must not let `epochs` or early stopping cut the run short."""
-    from hybrid_ir.book import chapters
+    from hybrid_ir.book.live import live_train_config
+    from hybrid_ir.book.profiles import PROFILES
     from hybrid_ir.data.examples import load_training_set
 
-    prof = chapters.PROFILES[name]
-    cfg = chapters.live_train_config(prof, 0, str(tmp_path / "run"), ["strategy=mono"])
+    prof = PROFILES[name]
+    cfg = live_train_config(prof, 0, str(tmp_path / "run"), ["strategy=mono"])
     assert (cfg.max_steps, cfg.batch_size, cfg.strategy) == (prof.train_steps, prof.batch_size, "mono")
     assert cfg.early_stopping_patience == 0
     ts = load_training_set("mlqa-r", exclude_overlap_with=["xquad-r"], seed=0)
@@ -133,41 +134,43 @@ def test_live_training_trains_exactly_the_stated_steps(name: str, tmp_path) -> N
 
 
 def test_colab_rehearsal_swaps_the_model_and_sizes_only_for_colab(monkeypatch, tmp_path) -> None:
-    from hybrid_ir.book import chapters
+    from hybrid_ir.book import profiles
+    from hybrid_ir.book.live import live_train_config
 
-    monkeypatch.setenv(chapters.REHEARSAL_ENV, str(tmp_path))
-    prof, _ = chapters.resolve_profile("colab")
+    monkeypatch.setenv(profiles.REHEARSAL_ENV, str(tmp_path))
+    prof, _ = profiles.resolve_profile("colab")
     assert prof.name == "colab" and prof.encoder == str(tmp_path) and prof.train_steps == 4
     assert "REHEARSAL" in prof.description
-    assert chapters.resolve_profile("default")[0] == chapters.PROFILES["default"]
-    cfg = chapters.live_train_config(prof, 0, str(tmp_path / "run"))
+    assert profiles.resolve_profile("default")[0] == profiles.PROFILES["default"]
+    cfg = live_train_config(prof, 0, str(tmp_path / "run"))
     assert cfg.model == str(tmp_path) and cfg.precision == "auto"  # the colab-gpu training base
-    monkeypatch.setenv(chapters.REHEARSAL_ENV, str(tmp_path / "missing"))
+    monkeypatch.setenv(profiles.REHEARSAL_ENV, str(tmp_path / "missing"))
     with pytest.raises(HybridIRError, match="not a model folder"):
-        chapters.resolve_profile("colab")
+        profiles.resolve_profile("colab")
 
 
 def test_expected_time_is_computed_from_sizes_and_recorded_rates(monkeypatch) -> None:
-    from hybrid_ir.book import chapters
+    from hybrid_ir.book import profiles, timing
 
-    monkeypatch.setattr(chapters, "_has_gpu", lambda: False)
-    default = chapters.PROFILES["default"]
-    line = chapters.expected_time(default, "03_training")
+    monkeypatch.setattr(profiles, "has_gpu", lambda: False)
+    default = profiles.PROFILES["default"]
+    line = timing.expected_time(default, "03_training")
     assert f"{default.train_steps} steps x {default.batch_size} triplets" in line and "min" in line
-    monkeypatch.setattr(chapters, "_recorded_cpu_rates", lambda: (0.25, 100.0))
+    monkeypatch.setattr(timing, "_recorded_cpu_rates", lambda: (0.25, 100.0))
     # 3.5 runs x 64 x 32 triplets x 0.25 s = 1792 s = 30 min
-    assert "about 30 min" in chapters.expected_time(default, "03_training")
+    assert "about 30 min" in timing.expected_time(default, "03_training")
     # 11 x (1190 + 13014 / 11) texts / 100 per s = 261 s = 4 min
-    assert "about 4 min" in chapters.expected_time(default, "04_evaluation")
-    monkeypatch.setattr(chapters, "_has_gpu", lambda: True)
-    assert "not measured" in chapters.expected_time(chapters.PROFILES["colab"], "03_training")
+    assert "about 4 min" in timing.expected_time(default, "04_evaluation")
+    monkeypatch.setattr(profiles, "has_gpu", lambda: True)
+    assert "not measured" in timing.expected_time(profiles.PROFILES["colab"], "03_training")
 
 
 def test_expected_time_never_starts_empty() -> None:
     """A chapter with nothing large to run in a profile says so (chapter 6 in ci printed ``expected: ;``)."""
-    from hybrid_ir.book import chapters
+    from hybrid_ir.book.profiles import PROFILES
+    from hybrid_ir.book.timing import expected_time
 
-    line = chapters.expected_time(chapters.PROFILES["ci"], "06_miracl")
+    line = expected_time(PROFILES["ci"], "06_miracl")
     assert line.startswith("no live training and no large encoding;")
 
 

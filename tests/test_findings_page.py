@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hybrid_ir.book.chapters import results_dir
 from hybrid_ir.book.findings import findings_markdown
+from hybrid_ir.book.recorded import results_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -81,7 +81,8 @@ def test_training_numbers(tmp_path_factory: pytest.TempPathFactory, data_dir: Pa
 
 
 def test_evaluation_numbers_match_package(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> None:
-    from hybrid_ir.book.chapters import get_profile, live_lareqa
+    from hybrid_ir.book.live import live_lareqa
+    from hybrid_ir.book.profiles import get_profile
 
     _, rec = chapter("04_evaluation", tmp_path_factory)
     _, result, _ = live_lareqa(get_profile("ci"), "xquad-r", seed=0)  # cached embeddings
@@ -90,7 +91,8 @@ def test_evaluation_numbers_match_package(tmp_path_factory: pytest.TempPathFacto
 
 
 def test_bias_numbers_match_package(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> None:
-    from hybrid_ir.book.chapters import get_profile, live_lareqa
+    from hybrid_ir.book.live import live_lareqa
+    from hybrid_ir.book.profiles import get_profile
     from hybrid_ir.evaluation.bias import bias_summary
 
     _, rec = chapter("05_language_bias", tmp_path_factory)
@@ -117,7 +119,7 @@ def test_alpha_sweep_ran(tmp_path_factory: pytest.TempPathFactory, data_dir: Pat
 def test_reproduction_chapter_matches_results(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> None:
     import pandas as pd
 
-    from hybrid_ir.book.chapters import results_dir
+    from hybrid_ir.book.recorded import results_dir
     from hybrid_ir.experiments.reproduce import load_experiment
 
     _, rec = chapter("08_reproduction", tmp_path_factory)
@@ -133,9 +135,9 @@ def test_reproduction_chapter_matches_results(tmp_path_factory: pytest.TempPathF
 
 
 def test_robustness_chapter_matches_results(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> None:
-    from hybrid_ir.book.chapters import results_dir
-    from hybrid_ir.experiments.findings import exposure_table
+    from hybrid_ir.book.recorded import results_dir
     from hybrid_ir.experiments.reproduce import compare_runs, load_experiment, seed_folders
+    from hybrid_ir.experiments.result_tables import exposure_table
 
     _, rec = chapter("11_robustness", tmp_path_factory)
     main = load_experiment(results_dir() / "configs" / "mlqa-to-xquad.yaml", results_dir())
@@ -151,7 +153,7 @@ def test_robustness_chapter_matches_results(tmp_path_factory: pytest.TempPathFac
 
 def test_sentence_transformers_numbers(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> None:
     """Chapter 9: the rows, the batches its trainer consumed and its evaluator's numbers."""
-    from hybrid_ir.book.chapters import get_profile
+    from hybrid_ir.book.profiles import get_profile
     from hybrid_ir.data.examples import load_training_set
     from hybrid_ir.sampling import HybridBatchSampler
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hybrid_ir.book.chapters import recorded_experiment
+from hybrid_ir.book.recorded import recorded_experiment
 from hybrid_ir.experiments.questions import (
     TEST_COLUMNS,
     language_tests,

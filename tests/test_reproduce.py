@@ -154,7 +154,7 @@ def test_claims_exposure_and_tatoeba_tables(experiment: Path, data_dir: Path) ->
     """aggregate() writes claims.csv (seed-aware, Holm) and tatoeba_claims.csv; the book's readers
     turn the run files into tables."""
     from hybrid_ir.experiments.claims import CLAIMS_COLUMNS
-    from hybrid_ir.experiments.findings import (
+    from hybrid_ir.experiments.result_tables import (
         cross_experiment_test,
         exposure_table,
         finished,

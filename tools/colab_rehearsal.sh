@@ -8,7 +8,7 @@
 # 2. A training chapter (3) and an evaluation chapter (4) executed with papermill through the `colab`
 #    profile's code path (`-p profile colab`: the Hub-model profile, the `colab-gpu` training base,
 #    precision auto), forced onto the CPU at tiny sizes, with the Hub model name replaced by a local
-#    folder through HYBRID_IR_COLAB_REHEARSAL (hybrid_ir.book.chapters.rehearsal). The chapters run
+#    folder through HYBRID_IR_COLAB_REHEARSAL (hybrid_ir.book.profiles.rehearsal). The chapters run
 #    from _build/colab-rehearsal/, so they import the installed package, not the checkout.
 #
 #   bash tools/colab_rehearsal.sh          # .ci/run calls it after `make book` and `make test`

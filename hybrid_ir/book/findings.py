@@ -9,7 +9,7 @@ introduction (at the ``<!-- findings -->`` marker), so no number on that page is
 
 Example::
 
-    >>> from hybrid_ir.book.chapters import results_dir     # doctest: +SKIP
+    >>> from hybrid_ir.book.recorded import results_dir     # doctest: +SKIP
     >>> print(findings_markdown(results_dir()))             # doctest: +SKIP
 """
 
@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from hybrid_ir.book.chapters import recorded_experiment
 from hybrid_ir.book.dashboard import DIRECTIONS, claims_overview, forest_plot, levels_table
+from hybrid_ir.book.recorded import recorded_experiment
 from hybrid_ir.book.vocabulary import VERDICT_WORDS, claim_sentence, signed, strategy_name
-from hybrid_ir.experiments.findings import exposure_table, finished, read_claims, tatoeba_table
 from hybrid_ir.experiments.reproduce import UNTUNED, ExperimentConfig
+from hybrid_ir.experiments.result_tables import exposure_table, finished, read_claims, tatoeba_table
 
 __all__ = ["FIGURE", "findings_markdown"]
 

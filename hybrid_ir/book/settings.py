@@ -8,7 +8,7 @@ recorded run, so a page never states a step count, a length or a data size that 
 
 Example::
 
-    >>> from hybrid_ir.book.chapters import results_dir       # doctest: +SKIP
+    >>> from hybrid_ir.book.recorded import results_dir       # doctest: +SKIP
     >>> book_settings(results_dir())["train_questions"]       # doctest: +SKIP
     '1,030'
 """
@@ -20,7 +20,7 @@ import gzip
 import json
 from pathlib import Path
 
-from hybrid_ir.book.chapters import recorded_experiment
+from hybrid_ir.book.recorded import recorded_experiment
 from hybrid_ir.experiments.claims import PAPER_CLAIMS
 from hybrid_ir.experiments.reproduce import ExperimentConfig, seed_folders, seeds_recorded
 from hybrid_ir.training.config import TrainConfig

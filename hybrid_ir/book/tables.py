@@ -5,6 +5,20 @@ tables through :func:`readable`, which renames columns, index names and strategy
 reader and formats every number as text with a fixed number of digits (so a column of mAP values
 lines up, a seed is ``1`` and not ``1.0``, and a missing value is a dash).
 
+A table the text refers to is shown with :func:`show_table`, which also glues it as Markdown, so that
+the chapter's text can wrap it in a numbered, captioned ``{table}`` directive (the code cell is tagged
+``remove-output``: the book shows the captioned copy, Jupyter and Colab the cell's own output)::
+
+    show_table(readable(means), "tab-means")           # in a code cell tagged remove-output
+
+    :::{table} Mean mAP of each strategy over the recorded seeds.
+    :name: tab-means
+
+    ```{glue:md} tab-means
+    :format: gfm
+    ```
+    :::
+
 Example::
 
     >>> import pandas as pd
@@ -137,6 +151,49 @@ def readable(
             sign = name in signed or top in signed
             out[col] = [number(_python(v), k, signed=sign) for v in out[col]]
     return out
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """``frame`` as a GitHub-flavoured Markdown table, index levels first (unnamed levels get an
+    empty header; an unnamed default 0, 1, 2, ... index is left out), every value as text, ``|``
+    escaped.
+
+    >>> print(markdown_table(pd.DataFrame({"mono mAP": ["0.784"]}, index=pd.Index(["X-Y"], name="strategy"))))
+    | strategy | mono mAP |
+    | --- | --- |
+    | X-Y | 0.784 |
+    """
+    flat = frame.copy()
+    if isinstance(flat.columns, pd.MultiIndex):
+        flat.columns = [" ".join(str(x) for x in col if str(x)) for col in flat.columns]
+    if isinstance(flat.index, pd.RangeIndex) and flat.index.name is None:
+        flat = flat.set_index(flat.columns[0])  # no row labels: the first column leads
+    names = [str(n) if n is not None else "" for n in flat.index.names]
+    header = names + [str(c) for c in flat.columns]
+    rows = []
+    for key, values in zip(flat.index, flat.itertuples(index=False), strict=True):
+        keys = key if isinstance(key, tuple) else (key,)
+        rows.append([*map(str, keys), *map(str, values)])
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    return "\n".join([line(header), line(["---"] * len(header)), *map(line, rows)])
+
+
+def show_table(frame: pd.DataFrame, name: str) -> None:
+    """Display ``frame`` and glue it under ``name`` as Markdown for a numbered ``{table}`` directive.
+
+    Tag the cell ``remove-output``: the rendered book then shows only the captioned table that the
+    text pastes with ``{glue:md}`` (see the module docstring), while Jupyter and Colab show the
+    cell's own output.
+    """
+    from IPython.display import display
+
+    from hybrid_ir.book.glue import glue
+
+    display(frame)
+    glue(name, markdown_table(frame))
 
 
 def _index_value(value: object) -> object:

@@ -27,7 +27,8 @@ import math
 import pandas as pd
 
 __all__ = [
-    "FORBIDDEN", "METRIC_NAMES", "STRATEGY_NAMES", "VERDICT_WORDS", "claim_sentence", "interval", "p_text",
+    "FORBIDDEN", "METRIC_NAMES", "STRATEGY_NAMES", "VERDICT_WORDS", "claim_sentence", "difference_text",
+    "interval", "p_text",
     "signed", "strategy_name", "verdict_words",
 ]
 
@@ -72,11 +73,26 @@ def interval(low: float, high: float, digits: int = 4) -> str:
     return f"{signed(low, digits)} to {signed(high, digits)}"
 
 
-def p_text(p: float) -> str:
-    """``p < 0.001`` below a thousandth, else ``p = 0.071`` (three decimals)."""
+def p_text(p: float, name: str = "p") -> str:
+    """``p < 0.001`` below a thousandth, else ``p = 0.071`` (three decimals); ``name`` replaces the
+    ``p`` (e.g. ``"Holm-adjusted p"``).
+
+    >>> p_text(0.0712, "Holm-adjusted p"), p_text(float("nan"))
+    ('Holm-adjusted p = 0.071', 'p n/a')
+    """
     if math.isnan(p):
-        return "p n/a"
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+        return f"{name} n/a"
+    return f"{name} < 0.001" if p < 0.001 else f"{name} = {p:.3f}"
+
+
+def difference_text(difference: float, low: float, high: float, p: float, digits: int = 4,
+                    p_name: str = "Holm-adjusted p") -> str:
+    """A difference with its 95% interval and p-value, as every chapter prints one.
+
+    >>> difference_text(-0.0124, -0.0151, -0.0098, 0.0004)
+    '-0.0124 (95% CI -0.0151 to -0.0098, Holm-adjusted p < 0.001)'
+    """
+    return f"{signed(difference, digits)} (95% CI {interval(low, high, digits)}, {p_text(p, p_name)})"
 
 
 def _digits(metric: str) -> int:

@@ -14,7 +14,7 @@ strategies have the same seeds. The p-values are Holm-adjusted across the langua
 
 Example::
 
-    >>> from hybrid_ir.book.chapters import recorded_experiment      # doctest: +SKIP
+    >>> from hybrid_ir.book.recorded import recorded_experiment      # doctest: +SKIP
     >>> language_tests(recorded_experiment("mlqa-to-xquad"), "hybrid", "x-x-mono")  # doctest: +SKIP
 """
 

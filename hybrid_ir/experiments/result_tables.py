@@ -7,7 +7,7 @@ whatever has been recorded.
 
 Example::
 
-    >>> from hybrid_ir.book.chapters import recorded_experiment   # doctest: +SKIP
+    >>> from hybrid_ir.book.recorded import recorded_experiment   # doctest: +SKIP
     >>> exposure_table([recorded_experiment("mlqa-to-xquad")])     # doctest: +SKIP
 """
 

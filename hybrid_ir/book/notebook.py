@@ -1,0 +1,54 @@
+"""What the first code cell of every chapter runs: :func:`setup_notebook`."""
+
+from __future__ import annotations
+
+import os
+import random
+
+from hybrid_ir.book.profiles import Profile, resolve_profile
+from hybrid_ir.book.timing import expected_time
+
+
+def setup_notebook(profile: str = "auto", seed: int = 0, chapter: str | None = None) -> Profile:
+    """Set-up run by the first code cell of every chapter; returns the :class:`Profile`.
+
+    Applies the book's plotting style, seeds Python/numpy/torch, quietens library logging, and in
+    the ``ci`` profile switches the Hugging Face libraries to offline mode.
+    """
+    prof, why = resolve_profile(profile)
+    if prof.name == "ci":
+        for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+            os.environ.setdefault(name, "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    import warnings
+
+    import numpy as np
+
+    from hybrid_ir.book.plotting import use_style
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        import torch
+
+        torch.manual_seed(seed)
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    try:
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()  # "Loading weights" bars would fill the pages
+    except ImportError:  # pragma: no cover
+        pass
+    use_style()
+    print(f"profile '{prof.name}' ({why}): {prof.description}")
+    print(f"  live training: {prof.train_steps} steps of {prof.batch_size} triplets with '{prof.train_encoder}'; "
+          f"live evaluation: '{prof.encoder}' on {len(prof.eval_languages) if prof.eval_languages else 'all'} "
+          f"languages, {prof.max_queries_per_language or 'all'} questions each")
+    if chapter:
+        print(f"  expected: {expected_time(prof, chapter)}")
+    return prof
