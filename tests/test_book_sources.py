@@ -144,3 +144,63 @@ def test_glued_names_are_defined(path: Path) -> None:
     code = "\n".join(c["source"] for c in chapter if c["cell_type"] == "code")
     defined = set(re.findall(r"glue\(\s*[\"']([^\"']+)[\"']", code))
     assert used <= defined, f"glued names used in the text but never glued: {sorted(used - defined)}"
+
+
+#: Cell tags that keep a cell's code out of the rendered page (collapsed or removed).
+HIDDEN_CODE_TAGS = {"hide-input", "remove-input", "hide-cell", "remove-cell"}
+MAX_VISIBLE_CODE_LINES = 150
+MAX_IMPORT_CELL_LINES = 10
+
+
+def visible_code(chapter: list[dict]) -> list[dict]:
+    """The code cells whose code the rendered page shows (no hiding tag)."""
+    return [c for c in chapter if c["cell_type"] == "code"
+            and not HIDDEN_CODE_TAGS & set(c.get("metadata", {}).get("tags", []))]
+
+
+def code_lines(source: str) -> int:
+    return sum(1 for line in source.splitlines() if line.strip())
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=ids(CHAPTERS))
+def test_a_chapter_shows_the_idea_not_the_bookkeeping(path: Path) -> None:
+    """At most 150 visible (non-blank) code lines per chapter, and no visible cell that opens with
+    imports longer than 10 lines: set-up, glue and prose builders live in hidden cells or the package."""
+    shown = visible_code(cells(path))
+    total = sum(code_lines(c["source"]) for c in shown)
+    assert total <= MAX_VISIBLE_CODE_LINES, f"{total} visible code lines (at most {MAX_VISIBLE_CODE_LINES})"
+    for cell in shown:
+        body = tree(cell["source"]).body
+        if body and isinstance(body[0], (ast.Import, ast.ImportFrom)):
+            n = code_lines(cell["source"])
+            assert n <= MAX_IMPORT_CELL_LINES, f"a visible cell opening with imports has {n} lines:\n{cell['source'][:300]}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=ids(CHAPTERS))
+def test_every_table_is_numbered_captioned_and_cited(path: Path) -> None:
+    """A table a cell shows with ``show_table(frame, "tab-x")`` sits in a cell tagged ``remove-output``
+    (the book shows the captioned copy), is pasted by a ``{table}`` directive named ``tab-x`` with a
+    caption, and is cited with ``{numref}`tab-x```; a Markdown table in the text is a ``{table}`` too."""
+    chapter = cells(path)
+    text = "\n".join(c["source"] for c in chapter if c["cell_type"] == "markdown")
+    shown = []
+    for cell in chapter:
+        if cell["cell_type"] != "code":
+            continue
+        keys = re.findall(r"show_table\([^\n]*?,\s*[\"'](tab-[\w-]+)[\"']\s*\)", cell["source"])
+        if "show_table(" in cell["source"]:
+            assert keys, f"show_table without a literal 'tab-...' name:\n{cell['source'][:200]}"
+            assert "remove-output" in cell.get("metadata", {}).get("tags", []), (
+                f"the cell showing {keys} is not tagged remove-output")
+        shown += keys
+    tables = re.findall(r":::\{table\}\s*(\S[^\n]*)\n:name: (tab-[\w-]+)\n", text)
+    named = {name for _, name in tables}
+    for key in shown:
+        assert key in named, f"{key} is glued but no {{table}} directive named {key} pastes it"
+        assert re.search(r"\{glue:md\} " + re.escape(key) + r"\n", text), f"no {{glue:md}} {key}"
+    for caption, name in tables:
+        assert len(caption.split()) >= 4, f"{name}: caption '{caption}' says too little"
+        assert f"{{numref}}`{name}`" in text, f"{name} is never cited with {{numref}}"
+    for block in re.split(r"\n\s*\n", text):
+        if re.search(r"^\s*\|[-: |]+\|\s*$", block, re.M):
+            assert ":::{table}" in block or ":name: tab-" in block, f"a Markdown table without a caption:\n{block[:300]}"
