@@ -155,8 +155,8 @@ def readable(
 
 def markdown_table(frame: pd.DataFrame) -> str:
     """``frame`` as a GitHub-flavoured Markdown table, index levels first (unnamed levels get an
-    empty header; an unnamed default 0, 1, 2, ... index is left out), every value as text, ``|``
-    escaped.
+    empty header; an unnamed default 0, 1, 2, ... index is left out), every value as text on one
+    line (a newline inside a value would end the row), ``|`` escaped.
 
     >>> print(markdown_table(pd.DataFrame({"mono mAP": ["0.784"]}, index=pd.Index(["X-Y"], name="strategy"))))
     | strategy | mono mAP |
@@ -176,7 +176,7 @@ def markdown_table(frame: pd.DataFrame) -> str:
         rows.append([*map(str, keys), *map(str, values)])
 
     def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+        return "| " + " | ".join(" ".join(c.split()).replace("|", "\\|") for c in cells) + " |"
 
     return "\n".join([line(header), line(["---"] * len(header)), *map(line, rows)])
 
