@@ -9,7 +9,7 @@ The package holds what the book's chapters compute with:
   :mod:`hybrid_ir.modeling.st_folder`: reading sentence-transformers folders faithfully;
 - :mod:`hybrid_ir.modeling.biencoder`, :mod:`hybrid_ir.training.loss`, :mod:`hybrid_ir.training.trainer`: the bi-encoder and its training;
 - :mod:`hybrid_ir.training.gradcache`, :mod:`hybrid_ir.training.checkpoint`, :mod:`hybrid_ir.training.distributed`,
-  :mod:`hybrid_ir.training.config`: large batches on small GPUs, exact resume, torchrun, YAML profiles;
+  :mod:`hybrid_ir.training.config`: large batches on small GPUs, exact resume, torchrun, named YAML configurations;
 - :mod:`hybrid_ir.evaluation.metrics`, :mod:`hybrid_ir.evaluation.retrieval`, :mod:`hybrid_ir.evaluation.grid`,
   :mod:`hybrid_ir.evaluation.bias`: LAReQA metrics, exact ranks over the full pool, language bias;
 - :mod:`hybrid_ir.evaluation.miracl`, :mod:`hybrid_ir.evaluation.significance`, :mod:`hybrid_ir.experiments.paper`: MIRACL, paired

@@ -7,10 +7,16 @@ from pathlib import Path
 import pytest
 
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.training.config import PROFILES, TrainConfig, config_hash, load_config, save_config
+from hybrid_ir.training.config import (
+    NAMED_CONFIGS,
+    TrainConfig,
+    config_hash,
+    load_config,
+    save_config,
+)
 
 
-@pytest.mark.parametrize("name", PROFILES)
+@pytest.mark.parametrize("name", NAMED_CONFIGS)
 def test_profiles_load_and_validate(name: str) -> None:
     cfg = load_config(name)
     assert cfg.batch_size >= 1 and cfg.output_dir.startswith("runs/")
@@ -84,7 +90,7 @@ def test_yaml_file_roundtrip_and_errors(tmp_path: Path) -> None:
     bad.write_text("- a\n- b\n")
     with pytest.raises(HybridIRError, match="expected a mapping"):
         load_config(str(bad))
-    with pytest.raises(HybridIRError, match="neither a profile"):
+    with pytest.raises(HybridIRError, match="neither a named configuration"):
         load_config("no-such-profile")
 
 

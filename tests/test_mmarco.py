@@ -158,11 +158,11 @@ def test_bad_requests(tmp_path: Path) -> None:
 
 
 def test_paper_and_colab_profiles_train_on_mmarco() -> None:
-    from hybrid_ir.training.config import PROFILES, load_config
+    from hybrid_ir.training.config import NAMED_CONFIGS, load_config
 
     paper = load_config("paper")
     assert (paper.datasets, paper.model, paper.languages) == (["mmarco"], "xlm-roberta-base", None)
     colab = load_config("colab-mmarco")
-    assert "colab-mmarco" in PROFILES and colab.datasets == ["mmarco"]
+    assert "colab-mmarco" in NAMED_CONFIGS and colab.datasets == ["mmarco"]
     assert colab.model.startswith("intfloat/multilingual-e5") and 0 < colab.train_subset <= 50_000
     assert sorted(colab.languages or []) == sorted(mm.PAPER_LANGUAGES)

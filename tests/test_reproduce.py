@@ -34,7 +34,7 @@ def experiment(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "name": "tiny-exp",
         "eval_dataset": "xquad-r",
         "eval_languages": ["en", "de"],
-        "profile": "smoke",
+        "base_config": "smoke",
         "train": {"max_steps": 2, "train_subset": 48, "batch_size": 8, "eval_every": 2,
                   "val_batch_size": 8, "val_batches": 1},
         "strategies": {"x-x-mono": {"strategy": "mono"}, "hybrid": {"strategy": "hybrid", "alpha": 0.5}},
@@ -191,7 +191,7 @@ def test_strategy_seeds_names_and_results_root(tmp_path: Path) -> None:
     from hybrid_ir.experiments.reproduce import load_experiment
 
     config = tmp_path / "exp.yaml"
-    base = ("name: exp\nprofile: smoke\nbaseline: false\nseeds: [0, 1, 2]\nstrategies:\n"
+    base = ("name: exp\nbase_config: smoke\nbaseline: false\nseeds: [0, 1, 2]\nstrategies:\n"
             "  a: {strategy: mono}\n  b: {strategy: hybrid, batch_schedule: exact, seeds: [0, 3]}\n")
     config.write_text(base, encoding="utf-8")
     exp = load_experiment(config, results_root=tmp_path / "elsewhere")
@@ -201,6 +201,8 @@ def test_strategy_seeds_names_and_results_root(tmp_path: Path) -> None:
 
     cfg = train_config(exp, "b", 3)
     assert (cfg.seed, cfg.batch_schedule) == (3, "exact") and not hasattr(cfg, "seeds")
+    config.write_text(base.replace("base_config: smoke", "profile: smoke"), encoding="utf-8")
+    assert load_experiment(config).base_config == "smoke"  # the key's old name still reads
     for bad, what in (("name: ../../x", "experiment name '../../x'"), ("name: /abs", "experiment name '/abs'"),
                       ("name: .hidden", "experiment name '.hidden'")):
         config.write_text(base.replace("name: exp", bad), encoding="utf-8")

@@ -6,7 +6,7 @@ checked first), 8 (resume from a final-step checkpoint), 12 (the mAP the TREC fi
 ``"files"`` a list, a wrong ``trainer`` entry, a full disk during a checkpoint or an export).
 
 Run folders of experiments are written from random vectors on a two-article copy of XQuAD-R (no
-training); the training cases use the tiny ``smoke`` profile.
+training); the training cases use the tiny ``smoke`` configuration.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def small_data(small_copy: Path, monkeypatch) -> Path:
 
 def experiment_file(tmp_path: Path, seeds: list[int], baseline: bool = False) -> Path:
     config = {
-        "name": "hostile", "eval_dataset": "xquad-r", "eval_languages": list(LANGS), "profile": "smoke",
+        "name": "hostile", "eval_dataset": "xquad-r", "eval_languages": list(LANGS), "base_config": "smoke",
         "strategies": {"hybrid": {"strategy": "hybrid", "alpha": 0.5}, "x-y": {"strategy": "cross"}},
         "seeds": seeds, "baseline": baseline,
         "results_dir": str(tmp_path / "results"), "runs_dir": str(tmp_path / "runs"),

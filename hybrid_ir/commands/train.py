@@ -1,4 +1,4 @@
-"""``hybrid-ir train``: fine-tune a bi-encoder from a profile or YAML file, with ``--set`` overrides.
+"""``hybrid-ir train``: fine-tune a bi-encoder from a named configuration or YAML file, with ``--set`` overrides.
 
 Examples::
 
@@ -14,13 +14,13 @@ import argparse
 import json
 import sys
 
-from hybrid_ir.training.config import PROFILES
+from hybrid_ir.training.config import NAMED_CONFIGS
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", default=None,
-        help=f"a profile ({', '.join(PROFILES)}) or a YAML file; without it the profiles are listed",
+        help=f"a named configuration ({', '.join(NAMED_CONFIGS)}) or a YAML file; without it they are listed",
     )
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -40,8 +40,8 @@ def run_train(args: argparse.Namespace) -> int:
     if args.help_config:
         print(TrainConfig.describe())
         return 0
-    if args.config is None:  # nothing is trained on a profile nobody chose
-        print(profiles_text(), file=sys.stderr)
+    if args.config is None:  # nothing is trained on a configuration nobody chose
+        print(configs_text(), file=sys.stderr)
         return 2
     cfg = load_config(args.config, args.overrides)
     if args.print_config:
@@ -64,15 +64,15 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def profiles_text() -> str:
-    """What ``hybrid-ir train`` without ``--config`` prints: each profile with the first line of its
-    description, then how to choose one (training never starts on a silently chosen profile)."""
-    from hybrid_ir.training.config import profile_path
+def configs_text() -> str:
+    """What ``hybrid-ir train`` without ``--config`` prints: each named configuration with the first line of its
+    description, then how to choose one (training never starts on a silently chosen configuration)."""
+    from hybrid_ir.training.config import named_config_path
 
-    lines = ["hybrid-ir train: choose a configuration with --config PROFILE or --config FILE.yaml", "", "profiles:"]
-    for name in PROFILES:
+    lines = ["hybrid-ir train: choose a configuration with --config NAME or --config FILE.yaml", "", "named configurations:"]
+    for name in NAMED_CONFIGS:
         comment = " ".join(line.lstrip("# ").strip() for line in
-                           profile_path(name).read_text(encoding="utf-8").splitlines() if line.startswith("#"))
+                           named_config_path(name).read_text(encoding="utf-8").splitlines() if line.startswith("#"))
         first = comment.removeprefix(f"{name}:").strip().split(". ")[0].rstrip(".")
         lines.append(f"  {name:<13} {first}")
     lines += ["", "e.g. hybrid-ir train --config smoke --set max_steps=5 --set output_dir=runs/try"]

@@ -54,8 +54,8 @@ class ExperimentConfig:
     # `reproduce` must give their numbers back. "auto" follows hybrid_ir.modeling.runtime.
     eval_precision: str = "fp32"
     eval_device: str = "auto"
-    profile: str = "cpu"  # base hybrid_ir.training.config profile (or a YAML path)
-    train: dict[str, Any] = field(default_factory=dict)  # overrides of the base profile
+    base_config: str = "cpu"  # a named training configuration (hybrid_ir.training.config) or a YAML path
+    train: dict[str, Any] = field(default_factory=dict)  # overrides of the base configuration
     strategies: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {
             "x-x-mono": {"strategy": "mono"},
@@ -107,6 +107,8 @@ def load_experiment(path: str | Path, results_root: str | Path | None = None) ->
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise HybridIRError(f"{path}: not valid YAML ({exc})") from None
+    if "profile" in data and "base_config" not in data:  # the key's name before the book's run profiles
+        data["base_config"] = data.pop("profile")
     known = set(ExperimentConfig.__dataclass_fields__) - {"source"}
     unknown = sorted(set(data) - known)
     if unknown:
@@ -137,7 +139,7 @@ def load_experiment(path: str | Path, results_root: str | Path | None = None) ->
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "name": (str,), "eval_dataset": (str,), "eval_languages": (list, type(None)), "candidate_text": (str,),
-    "eval_batch_size": (int,), "eval_precision": (str,), "eval_device": (str,), "profile": (str,), "train": (dict,), "strategies": (dict,), "seeds": (list,),
+    "eval_batch_size": (int,), "eval_precision": (str,), "eval_device": (str,), "base_config": (str,), "train": (dict,), "strategies": (dict,), "seeds": (list,),
     "baseline": (bool,), "tatoeba": (bool,), "tatoeba_languages": (list, type(None)), "results_dir": (str,),
     "runs_dir": (str,),
 }
@@ -181,7 +183,7 @@ def train_config(exp: ExperimentConfig, label: str, seed: int):
     """The :class:`~hybrid_ir.training.config.TrainConfig` of one training run of the experiment."""
     from hybrid_ir.training.config import load_config, set_field
 
-    cfg = load_config(exp.profile)
+    cfg = load_config(exp.base_config)
     overrides = {k: v for k, v in exp.strategies[label].items() if k != "seeds"}  # seeds: which runs, not how
     settings = {**exp.train, **overrides, "seed": seed,
                 "output_dir": str(Path(exp.runs_dir) / exp.name / f"{label}-seed{seed}"),

@@ -1,7 +1,7 @@
 """The reproduction experiments: train each batch strategy with several seeds, evaluate zero-shot.
 
 An experiment (a YAML file, e.g. ``results/configs/mlqa-to-xquad.yaml``) names a base training
-configuration (a :mod:`hybrid_ir.training.config` profile plus overrides), the strategies to compare (each a
+configuration (a named :mod:`hybrid_ir.training.config` configuration plus overrides), the strategies to compare (each a
 set of overrides such as ``{strategy: hybrid, alpha: 0.5}``), the seeds, and the evaluation set.
 :func:`run_experiment` runs, in order,
 

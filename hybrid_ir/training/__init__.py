@@ -1,6 +1,6 @@
 """The training layer: configuration, loss and the loop that fine-tunes a bi-encoder.
 
-- :mod:`~hybrid_ir.training.config`: :class:`TrainConfig` and the YAML profiles;
+- :mod:`~hybrid_ir.training.config`: :class:`TrainConfig` and the named YAML configurations;
 - :mod:`~hybrid_ir.training.loss`: InfoNCE (paper form and in-batch form);
 - :mod:`~hybrid_ir.training.gradcache`: large batches in small memory, identical gradients;
 - :mod:`~hybrid_ir.training.distributed`: torchrun helpers (gathered negatives, one batch type per step);

@@ -1,6 +1,8 @@
-"""Training configuration: one dataclass with help text per field, YAML profiles, ``--set`` overrides.
+"""Training configuration: one dataclass with help text per field, named YAML configurations, ``--set``
+overrides.
 
-A configuration is built from a *profile* (a YAML file shipped in ``hybrid_ir/configs/``: ``smoke``,
+A configuration is built from a *named configuration* (a YAML file shipped in ``hybrid_ir/configs/``:
+``smoke``,
 ``cpu``, ``colab-gpu``, ``colab-mmarco``, ``paper``) or from any YAML file, then adjusted with
 ``key=value`` overrides::
 
@@ -38,7 +40,9 @@ import yaml
 
 from hybrid_ir.errors import HybridIRError
 
-PROFILES: tuple[str, ...] = ("smoke", "cpu", "colab-gpu", "colab-mmarco", "paper")
+#: The training configurations shipped with the package (``hybrid_ir/configs/<name>.yaml``). The book's
+#: *run profiles* (``ci``, ``default``, ``colab``) are another thing: :mod:`hybrid_ir.book.profiles`.
+NAMED_CONFIGS: tuple[str, ...] = ("smoke", "cpu", "colab-gpu", "colab-mmarco", "paper")
 
 #: Fields that do not change what is computed: left out of :func:`config_hash`, so a run can be
 #: resumed from another folder, with another log interval or on another device.
@@ -350,28 +354,28 @@ def parse_override(text: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
-def profile_path(name: str) -> Path:
-    """The YAML file of a shipped profile."""
-    if name not in PROFILES:
-        raise HybridIRError(f"unknown profile '{name}'; profiles: {', '.join(PROFILES)}")
+def named_config_path(name: str) -> Path:
+    """The YAML file of a named configuration shipped with the package."""
+    if name not in NAMED_CONFIGS:
+        raise HybridIRError(f"unknown configuration '{name}'; named configurations: {', '.join(NAMED_CONFIGS)}")
     return Path(str(resources.files("hybrid_ir").joinpath(f"configs/{name}.yaml")))
 
 
-def load_config(path_or_profile: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
-    """A validated :class:`TrainConfig` from a profile name or a YAML file, then ``key=value`` overrides.
+def load_config(name_or_path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """A validated :class:`TrainConfig` from a named configuration or a YAML file, then ``key=value`` overrides.
 
     ``None`` starts from the dataclass defaults. YAML values may be written as in an override
     (``lr: 3e-5`` is read as a number even though YAML 1.1 reads it as a string).
     """
-    if path_or_profile is None:
+    if name_or_path is None:
         data: dict[str, Any] = {}
         source = "defaults"
     else:
-        name = str(path_or_profile)
-        path = profile_path(name) if name in PROFILES else Path(name)
+        name = str(name_or_path)
+        path = named_config_path(name) if name in NAMED_CONFIGS else Path(name)
         if not path.is_file():
             raise HybridIRError(
-                f"config '{name}' is neither a profile ({', '.join(PROFILES)}) nor an existing YAML file"
+                f"config '{name}' is neither a named configuration ({', '.join(NAMED_CONFIGS)}) nor an existing YAML file"
             )
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

@@ -411,7 +411,7 @@ def train(
         export: write the final model to ``<output_dir>/model``.
     """
     cfg = config.validate()
-    if train_sets is not None:  # the run records the data it trains on, not the profile's datasets
+    if train_sets is not None:  # the run records the data it trains on, not the configuration's datasets
         cfg = describe_sets(cfg, train_sets)
     out = Path(cfg.output_dir).expanduser().resolve()
     is_main = dist_utils.init_distributed(cfg.device).is_main
