@@ -340,8 +340,23 @@ PAGE_CHECKS = r"""
     return {id: ids[0] || null, number: number ? number.innerText.trim() : null,
             references: refs.map((a) => a.innerText.trim())};
   });
+  const tables = [...article.querySelectorAll("table")].map((table) => {
+    const number = table.querySelector("caption .caption-number");
+    const text = table.querySelector("caption") ? table.querySelector("caption").innerText.replace(/¶/g, "").trim() : "";
+    const refs = table.id ? [...article.querySelectorAll("a[href]")].filter((a) =>
+      !table.contains(a) && a.getAttribute("href").endsWith("#" + table.id) && /Table/.test(a.innerText)) : [];
+    const head = [...table.querySelectorAll("th")].slice(0, 4).map((th) => th.innerText.trim()).join(" | ");
+    return {id: table.id || null, number: number ? number.innerText.trim() : null, caption: text,
+            references: refs.length, head};
+  });
+  // code a reader sees without opening anything: inputs of cells not tagged to hide or remove them
+  const hiding = ["tag_hide-input", "tag_hide-cell", "tag_remove-input", "tag_remove-cell"];
+  const codeLines = [...article.querySelectorAll(".cell .cell_input")].filter((input) => {
+    const cell = input.closest(".cell");
+    return !hiding.some((c) => cell.classList.contains(c)) && !input.closest("details");
+  }).reduce((n, input) => n + input.innerText.split("\n").filter((line) => line.trim()).length, 0);
   const scripts = [...document.scripts].map((s) => s.getAttribute("src")).filter(Boolean);
   return {column: Math.round(right - left), pageWidth: document.documentElement.scrollWidth,
-          viewport: window.innerWidth, wide, images, figures, scripts};
+          viewport: window.innerWidth, wide, images, figures, tables, codeLines, scripts};
 })()
 """

@@ -9,12 +9,13 @@ import pandas as pd
 import pytest
 
 from hybrid_ir.book import glue as glue_module
-from hybrid_ir.book import tables
+from hybrid_ir.book import prose, tables, vocabulary
 from hybrid_ir.book.glue import GLUE_PREFIX, glue_bundle, plain
 from hybrid_ir.book.tables import number, p_text, readable
+from hybrid_ir.data import lengths
 
 
-@pytest.mark.parametrize("module", [tables, glue_module])
+@pytest.mark.parametrize("module", [tables, glue_module, prose, vocabulary, lengths])
 def test_doctests(module) -> None:
     assert doctest.testmod(module).failed == 0
 
@@ -57,3 +58,36 @@ def test_glue_bundle_is_myst_nb_record() -> None:
     assert shown == {"text/plain": "'**bold**'", "text/markdown": "**bold**"}
     assert meta["scrapbook"]["mime_prefix"] == ""
     assert plain(np.bool_(True)) is True and plain(np.int64(3)) == 3
+
+
+def test_markdown_table_keeps_rows_whole() -> None:
+    """A value with a newline or a pipe would break a GFM row; index levels become columns."""
+    from hybrid_ir.book.tables import markdown_table
+
+    frame = pd.DataFrame({"text": ["two\nlines", "a | b"]},
+                         index=pd.MultiIndex.from_tuples([("X-Y", 0), ("X-Y", 1)], names=["strategy", "seed"]))
+    lines = markdown_table(frame).splitlines()
+    assert lines[0] == "| strategy | seed | text |" and len(lines) == 4
+    assert lines[2] == "| X-Y | 0 | two lines |" and lines[3] == "| X-Y | 1 | a \\| b |"
+    assert markdown_table(pd.DataFrame({"a": ["1"]})).splitlines()[0] == "| a |"
+
+
+def test_claim_row_by_short_id_and_seed_pairs() -> None:
+    claims = pd.DataFrame({"id": ["keeps-mono", "tradeoff"], "verdict": ["undecided", "holds"]})
+    assert prose.claim_row(claims, "tradeoff").verdict == "holds"
+    with pytest.raises(KeyError, match="no claim 'nope'"):
+        prose.claim_row(claims, "nope")
+    runs = pd.DataFrame({"strategy": ["a", "a", "b", "b"], "seed": [0, 1, 1, 2], "m": [1.0, 2.0, 0.5, 9.0]})
+    assert prose.seed_differences(runs, "a", "b", "m").to_dict() == {1: 1.5}  # seeds both have
+
+
+def test_truncated_shares_with_the_real_tokenizer() -> None:
+    """multilingual-e5-small's tokenizer (XLM-R's): prefix and special tokens count toward the limit."""
+    from hybrid_ir.modeling.encoders import xlmr_tokenizer
+
+    tok = xlmr_tokenizer()
+    short, long = "Wer?", " ".join(["Berlin"] * 40)
+    n_short, n_long = lengths.token_lengths([short, long], tok, "query: ")
+    assert n_short < 10 < n_long
+    assert lengths.truncated_shares([short, long], tok, [n_short, n_long - 1, n_long], "query: ") == {
+        n_short: 0.5, n_long - 1: 0.5, n_long: 0.0}

@@ -10,6 +10,8 @@ over the DevTools protocol) with every folded block opened, and checked for:
 - every image inside a numbered figure with a non-empty caption and alt text, and every figure
   referred to by its number ("Figure 4.2") from the text of its page;
 - no broken image and no failed request with the network off (the Colab link is text);
+- every table numbered ("Table 8.2"), captioned and referred to by its number from the text;
+- at most 150 lines of code a reader sees on a chapter page without unfolding anything;
 - weight: the page with everything it loads (HTML, scripts, styles, fonts, images) under 5 MB,
   and one MathJax bundle.
 
@@ -110,6 +112,21 @@ def test_every_figure_is_referred_to_by_number(page: str, measured) -> None:
     assert not unnumbered, f"figures without a number (give them a name): {unnumbered}"
     unreferenced = [f"{f['number']} ({f['id']})" for f in checks["figures"] if not f["references"]]
     assert not unreferenced, f"figures the text never refers to: {unreferenced}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_table_is_numbered_captioned_and_referred_to(page: str, measured) -> None:
+    checks, _ = measured(page)
+    bare = [t["head"] for t in checks["tables"] if not t["number"] or len(t["caption"].split()) < 4]
+    assert not bare, f"tables without a number and caption (columns shown): {bare}"
+    unreferenced = [t["number"] for t in checks["tables"] if not t["references"]]
+    assert not unreferenced, f"tables the text never refers to: {unreferenced}"
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p.startswith("notebooks/")])
+def test_a_chapter_shows_at_most_150_lines_of_code(page: str, measured) -> None:
+    checks, _ = measured(page)
+    assert 0 < checks["codeLines"] <= 150, f"{checks['codeLines']} lines of visible code"
 
 
 @pytest.mark.parametrize("page", PAGES)

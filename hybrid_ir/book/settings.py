@@ -20,6 +20,7 @@ import gzip
 import json
 from pathlib import Path
 
+from hybrid_ir.book.profiles import PROFILES, Profile
 from hybrid_ir.book.recorded import recorded_experiment
 from hybrid_ir.experiments.claims import PAPER_CLAIMS
 from hybrid_ir.experiments.reproduce import ExperimentConfig, seed_folders, seeds_recorded
@@ -98,7 +99,27 @@ def book_settings(results: str | Path) -> dict[str, str]:
         "default_lengths": f"{default.max_query_length} / {default.max_passage_length}",
         "cpu_temperature": f"{train['temperature']:g}",
         "default_temperature": f"{default.temperature:g}",
+        "profile_lengths": _lengths(PROFILES["default"]),
+        "colab_lengths": _lengths(PROFILES["colab"]),
+        **_cut_shares(results / "token_lengths.json"),
     }
+
+
+def _cut_shares(path: Path) -> dict[str, str]:
+    """``xquad_c_cut_64`` -> ``16.6%``: the share of XQuAD-R candidate sentences longer than 64 tokens
+    (``tools/token_lengths.py`` writes the file); ``q`` for questions, ``mlqa`` for MLQA-R."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    out = {}
+    for dataset, short in (("xquad-r", "xquad"), ("mlqa-r", "mlqa")):
+        for kind, key in (("questions_cut", "q"), ("candidates_cut", "c")):
+            for limit, share in data[dataset][kind].items():
+                out[f"{short}_{key}_cut_{limit}"] = f"{share:.1%}"
+    return out
+
+
+def _lengths(prof: Profile) -> str:
+    """``48 / 96``: a run profile's query / passage token limits."""
+    return f"{prof.max_query_length} / {prof.max_passage_length}"
 
 
 def _steps_of(exp: ExperimentConfig) -> int:
