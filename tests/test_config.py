@@ -194,3 +194,26 @@ def test_recorded_runs_keep_their_config_hash_and_the_exact_schedule_changes_it(
         assert config_hash(cfg) == record["train_result"]["config_hash"], run
         cfg.batch_schedule = "exact"
         assert config_hash(cfg) != record["train_result"]["config_hash"]
+
+
+def test_first_cell_gives_the_measured_ci_time_and_labels_estimates(monkeypatch, tmp_path) -> None:
+    """The ci build's measured time comes from book/chapter_times.json; the default profile's CPU time
+    is an estimate and says so."""
+    import json
+
+    from hybrid_ir.book import profiles, timing
+
+    record = tmp_path / "chapter_times.json"
+    record.write_text(json.dumps({"profile": "ci", "machine": "Test CPU, 2 cores",
+                                  "seconds": {"03_training.ipynb": 55.5}}), encoding="utf-8")
+    monkeypatch.setattr(timing, "CHAPTER_TIMES", record)
+    monkeypatch.setattr(profiles, "has_gpu", lambda: False)
+    monkeypatch.setattr(timing, "_recorded_cpu_rates", lambda: (0.25, 100.0))
+    assert timing.measured_seconds("03_training") == (55.5, "Test CPU, 2 cores")
+    assert timing.measured_seconds("04_evaluation") is None
+    ci_line = timing.expected_time(profiles.PROFILES["ci"], "03_training")
+    assert ci_line.endswith("the ci build ran this chapter in 56 s (Test CPU, 2 cores)")
+    default_line = timing.expected_time(profiles.PROFILES["default"], "03_training")
+    assert "estimate about 30 min" in default_line and "56 s" in default_line
+    assert "not recorded yet" in timing.expected_time(profiles.PROFILES["ci"], "04_evaluation")
+    assert timing.cpu_estimate(profiles.PROFILES["default"], "04_evaluation") == "about 4 min"

@@ -1,13 +1,15 @@
 """The line "expected: ..." of a chapter's first cell: what it runs live in a profile, and for how long.
 
 Computed from the profile's sizes and *measured* rates: the CPU rates are the medians of the recorded
-runs (``results/``), the ``ci`` profile's times are measured by every build; GPU times are said to be
-unmeasured until they are.
+runs (``results/``); the ``ci`` profile's times are measured, chapter by chapter, by a full build
+(``book/chapter_times.json``, written by ``tools/build_book.py --record-times``); GPU times are said
+to be unmeasured until they are.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from hybrid_ir.book import profiles
 from hybrid_ir.book.profiles import Profile
@@ -51,22 +53,58 @@ def _recorded_cpu_rates() -> tuple[float, float] | None:
     return statistics.median(per_triplet), statistics.median(per_text)
 
 
-def expected_time(prof: Profile, chapter: str) -> str:
-    """One line: what ``chapter`` runs live in ``prof`` and how long that should take, computed from
-    the profile's sizes and *measured* rates, and labelled as an estimate where no rate was measured.
+#: The measured execution time of every chapter in a full ``ci`` build (see the module docstring).
+CHAPTER_TIMES = Path(__file__).resolve().parents[2] / "book" / "chapter_times.json"
 
-    CPU rates are the medians of the recorded runs (multilingual-e5-small, 2 cores, fp32); the
-    ``ci`` profile's times are measured by every CI build (``_build/execution.json``); GPU times are
-    not measured for the chapters and are given as such.
-    """
+
+def measured_seconds(chapter: str, path: Path | None = None) -> tuple[float, str] | None:
+    """(seconds, machine) of ``chapter`` in the recorded ``ci`` build (``path``, default
+    :data:`CHAPTER_TIMES`), or None when not recorded."""
+    path = CHAPTER_TIMES if path is None else path
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text(encoding="utf-8"))
+    seconds = record.get("seconds", {}).get(f"{chapter}.ipynb")
+    return (float(seconds), str(record.get("machine", "unknown machine"))) if seconds is not None else None
+
+
+def cpu_estimate(prof: Profile, chapter: str) -> str:
+    """``about 30 min``: the live work of ``chapter`` in ``prof`` at the recorded 2-core CPU rates (an
+    estimate: the profile's sizes times measured rates, not a timed run of the chapter)."""
     work = CHAPTER_WORK.get(chapter)
+    rates = _recorded_cpu_rates()
     if work is None:
-        return "no live training or evaluation: about a minute"
-    triplets = work["train_runs"] * prof.train_steps * prof.batch_size
+        return "about a minute"
+    if rates is None or "e5-small" not in prof.train_encoder + prof.encoder:
+        return "no measured rate"
+    seconds = _live_triplets(prof, work) * rates[0] + _live_texts(prof, work) / rates[1]
+    return "under a minute" if seconds < 60 else f"about {seconds / 60:,.0f} min"
+
+
+def _live_triplets(prof: Profile, work: dict[str, float]) -> float:
+    return work["train_runs"] * prof.train_steps * prof.batch_size
+
+
+def _live_texts(prof: Profile, work: dict[str, float]) -> float:
     langs = len(prof.eval_languages) if prof.eval_languages else XQUAD_R_LANGUAGES
     questions = min(prof.max_queries_per_language or XQUAD_R_QUESTIONS_PER_LANGUAGE, XQUAD_R_QUESTIONS_PER_LANGUAGE)
     texts = work["evaluations"] * langs * (questions + XQUAD_R_CANDIDATES / XQUAD_R_LANGUAGES)
-    texts += work.get("extra_texts", 0) if prof.name != "ci" else 0
+    return texts + (work.get("extra_texts", 0) if prof.name != "ci" else 0)
+
+
+def expected_time(prof: Profile, chapter: str) -> str:
+    """One line: what ``chapter`` runs live in ``prof`` and how long that takes: the ``ci`` build's
+    measured time of the whole chapter (:data:`CHAPTER_TIMES`), and for the other profiles an
+    estimate from the profile's sizes and the rates the recorded runs measured (labelled so); GPU
+    times are not measured and are given as such.
+    """
+    work = CHAPTER_WORK.get(chapter)
+    measured = measured_seconds(chapter)
+    ci = (f"the ci build ran this chapter in {measured[0]:.0f} s ({measured[1]})" if measured
+          else "the ci build's time of this chapter is not recorded yet")
+    if work is None:
+        return f"no live training or evaluation: about a minute; {ci}"
+    texts = _live_texts(prof, work)
     parts = []
     if work["train_runs"]:
         parts.append(f"{work['train_runs']:g} training run(s) of {prof.train_steps} steps x {prof.batch_size} triplets")
@@ -74,13 +112,11 @@ def expected_time(prof: Profile, chapter: str) -> str:
         parts.append(f"about {texts:,.0f} texts encoded")
     plan = ", ".join(parts) or "no live training and no large encoding"
     if prof.name == "ci":
-        return f"{plan}; ci sizes: the time of each chapter is measured by every build (_build/execution.json)"
+        return f"{plan}; {ci}"
     if profiles.has_gpu():
-        return f"{plan}; on a GPU: not measured for this chapter (estimate: minutes)"
+        return f"{plan}; on a GPU: not measured for this chapter (estimate: minutes); {ci}"
     rates = _recorded_cpu_rates()
     if rates is None or "e5-small" not in prof.train_encoder + prof.encoder:
-        return f"{plan}; no measured rate for this model on a CPU"
-    seconds = triplets * rates[0] + texts / rates[1]
-    when = "under a minute" if seconds < 60 else f"about {seconds / 60:,.0f} min"
-    return (f"{plan}; {when} at the rates the recorded runs measured on 2 CPU cores "
-            f"({rates[0]:.2f} s per training triplet, {rates[1]:.0f} texts/s in fp32)")
+        return f"{plan}; no measured rate for this model on a CPU; {ci}"
+    return (f"{plan}; estimate {cpu_estimate(prof, chapter)} at the rates the recorded runs measured on 2 CPU "
+            f"cores ({rates[0]:.2f} s per training triplet, {rates[1]:.0f} texts/s in fp32); {ci}")
