@@ -69,15 +69,14 @@ def test_significance_and_claims_tables_print_through_the_vocabulary() -> None:
     assert list(table.index) == ["untuned − X-X-mono", "hybrid − X-Y"]
     assert table["difference"].tolist() == ["0.0000", "+16.9"]  # never "-0.0000"
     assert table["95% CI"].tolist() == ["-0.0332 to +0.0200", "+0.6 to +33.2"]
-    assert table["p"].tolist() == ["< 0.001", "0.070"]
-    assert table["p < 0.05"].tolist() == ["yes", "no"]
+    assert table["p (uncorrected)"].tolist() == ["< 0.001", "0.070"]
     claims = sig.rename(columns={"p_value": "p_holm"}).assign(
         claim=["a claim", "another"], verdict=["holds", "undecided"],
         q_verdict=["holds", "opposite"])
     out = views.claims_table(claims)
     assert out.index.name == "claim" and list(out.columns) == [
         "difference", "95% CI", "p (Holm)", "verdict", "questions only"]
-    assert out.loc["another"].tolist() == ["+16.9", "+0.6 to +33.2", "0.070", "undecided", "opposite"]
+    assert out.loc["another"].tolist() == ["+16.9", "+0.6 to +33.2", "0.070", "undecided", "the opposite holds"]
 
 
 def test_describe_runs_names_the_encoder_and_claims_nothing() -> None:

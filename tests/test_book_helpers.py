@@ -11,8 +11,10 @@ import pytest
 from hybrid_ir.book import glue as glue_module
 from hybrid_ir.book import prose, tables, vocabulary
 from hybrid_ir.book.glue import GLUE_PREFIX, glue_bundle, plain
-from hybrid_ir.book.tables import number, p_text, readable
+from hybrid_ir.book.tables import number, readable
+from hybrid_ir.book.vocabulary import p_value
 from hybrid_ir.data import lengths
+from hybrid_ir.errors import HybridIRError
 
 
 @pytest.mark.parametrize("module", [tables, glue_module, prose, vocabulary, lengths])
@@ -45,7 +47,7 @@ def test_readable_keeps_fractional_index_and_signs_differences() -> None:
 
 
 def test_p_values_and_numbers() -> None:
-    assert [p_text(p) for p in (0.0004, 0.0312, float("nan"))] == ["< 0.001", "0.031", "–"]
+    assert [p_value(p) for p in (0.0004, 0.0312, float("nan"))] == ["< 0.001", "0.031", "–"]
     assert number(np.int64(59).item()) == "59"
     assert number(True) == "yes"
 
@@ -70,15 +72,35 @@ def test_markdown_table_keeps_rows_whole() -> None:
     assert lines[0] == "| strategy | seed | text |" and len(lines) == 4
     assert lines[2] == "| X-Y | 0 | two lines |" and lines[3] == "| X-Y | 1 | a \\| b |"
     assert markdown_table(pd.DataFrame({"a": ["1"]})).splitlines()[0] == "| a |"
+    plain = readable(pd.DataFrame({"runs recorded": ["0 of 6"], "n": [2]}))  # readable rebuilds the index
+    assert markdown_table(plain).splitlines() == ["| runs recorded | n |", "| --- | --- |", "| 0 of 6 | 2 |"]
+
+
+def test_show_table_displays_and_glues_the_markdown(monkeypatch) -> None:
+    import IPython.display
+
+    from hybrid_ir.book.tables import markdown_table, show_table
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: shown.append((obj, kw)))
+    frame = pd.DataFrame({"x": ["1"]}, index=pd.Index(["X-Y"], name="strategy"))
+    show_table(frame, "tab-99-x")
+    assert shown[0][0] is frame
+    bundle, meta = shown[1][0], shown[1][1]["metadata"]
+    assert meta["scrapbook"]["name"] == "tab-99-x"
+    assert bundle[GLUE_PREFIX + "text/markdown"] == markdown_table(frame)
 
 
 def test_claim_row_by_short_id_and_seed_pairs() -> None:
     claims = pd.DataFrame({"id": ["keeps-mono", "tradeoff"], "verdict": ["undecided", "holds"]})
     assert prose.claim_row(claims, "tradeoff").verdict == "holds"
-    with pytest.raises(KeyError, match="no claim 'nope'"):
+    with pytest.raises(HybridIRError, match="0 claims with the id 'nope'"):
         prose.claim_row(claims, "nope")
     runs = pd.DataFrame({"strategy": ["a", "a", "b", "b"], "seed": [0, 1, 1, 2], "m": [1.0, 2.0, 0.5, 9.0]})
     assert prose.seed_differences(runs, "a", "b", "m").to_dict() == {1: 1.5}  # seeds both have
+    twice = pd.concat([runs, runs.iloc[:1]])  # seed 0 of "a" twice: two experiments mixed up
+    with pytest.raises(ValueError):
+        prose.seed_differences(twice, "a", "b", "m")
 
 
 def test_truncated_shares_with_the_real_tokenizer() -> None:

@@ -198,6 +198,8 @@ def test_every_table_is_numbered_captioned_and_cited(path: Path) -> None:
     for key in shown:
         assert key in named, f"{key} is glued but no {{table}} directive named {key} pastes it"
         assert re.search(r"\{glue:md\} " + re.escape(key) + r"\n", text), f"no {{glue:md}} {key}"
+    pasted = set(re.findall(r"\{glue:md\} (tab-[\w-]+)\n", text))
+    assert pasted <= set(shown), f"tables pasted but never glued by show_table: {sorted(pasted - set(shown))}"
     for caption, name in tables:
         assert len(caption.split()) >= 4, f"{name}: caption '{caption}' says too little"
         assert f"{{numref}}`{name}`" in text, f"{name} is never cited with {{numref}}"

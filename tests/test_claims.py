@@ -283,3 +283,30 @@ def test_seeds_are_paired_on_the_seeds_both_strategies_have() -> None:
     assert row.verdict == "equivalent"  # unpaired, the shared seed effects would swamp the difference
     unpaired = seed_question_test(a.to_numpy(), b.to_numpy(), paired_seeds=False)
     assert unpaired.high - unpaired.low > 5 * (row.ci_high - row.ci_low)
+
+
+def test_one_run_of_a_trained_strategy_decides_nothing() -> None:
+    """With one run of a trained strategy the run-to-run variance is unknown: a difference that the
+    questions alone call clear stays undecided (the Tatoeba comparisons of runs recorded one seed at a
+    time); the untuned encoder is one deterministic run and may be compared with several seeds."""
+    from hybrid_ir.experiments.claims import DETERMINISTIC_LABELS
+    from hybrid_ir.experiments.config import UNTUNED
+
+    assert {UNTUNED} == DETERMINISTIC_LABELS
+    rng = np.random.default_rng(5)
+    base = rng.normal(0.7, 0.1, size=400)
+
+    def one(arr: np.ndarray) -> dict[str, pd.DataFrame]:
+        df = pd.DataFrame(arr, index=list(range(len(arr))), columns=[f"q{i}" for i in range(arr.shape[1])])
+        return {m: df for m in ("mono_ap", "cross_ap", "multi_ap", "rank_distance", "mean")}
+
+    claim = Claim("x-y - untuned", "x-y", UNTUNED, "mean", "differs", "test", "t")
+    single = {"x-y": one((base + 0.05)[None, :]), UNTUNED: one(base[None, :])}
+    row = claims_table(single, [claim], n_resamples=500).iloc[0]
+    assert row.q_verdict == "a higher" and row.verdict == "undecided"
+    assert "at least 2 runs of each trained strategy" in row.decide
+    several = {"x-y": one(base + 0.05 + rng.normal(0, 0.002, (3, 400))), UNTUNED: one(base[None, :])}
+    assert claims_table(several, [claim], n_resamples=500).iloc[0].verdict == "a higher"
+    pair = Claim("x-y - hybrid", "x-y", "hybrid", "mean", "differs", "test", "t2")
+    both_single = {"x-y": one((base + 0.05)[None, :]), "hybrid": one(base[None, :])}
+    assert claims_table(both_single, [pair], n_resamples=500).iloc[0].verdict == "undecided"

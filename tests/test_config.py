@@ -206,7 +206,7 @@ def test_first_cell_gives_the_measured_ci_time_and_labels_estimates(monkeypatch,
     record = tmp_path / "chapter_times.json"
     record.write_text(json.dumps({"profile": "ci", "machine": "Test CPU, 2 cores",
                                   "seconds": {"03_training.ipynb": 55.5}}), encoding="utf-8")
-    monkeypatch.setattr(timing, "CHAPTER_TIMES", record)
+    monkeypatch.setattr(timing, "chapter_times_path", lambda: record)
     monkeypatch.setattr(profiles, "has_gpu", lambda: False)
     monkeypatch.setattr(timing, "_recorded_cpu_rates", lambda: (0.25, 100.0))
     assert timing.measured_seconds("03_training") == (55.5, "Test CPU, 2 cores")
@@ -217,3 +217,22 @@ def test_first_cell_gives_the_measured_ci_time_and_labels_estimates(monkeypatch,
     assert "estimate about 30 min" in default_line and "56 s" in default_line
     assert "not recorded yet" in timing.expected_time(profiles.PROFILES["ci"], "04_evaluation")
     assert timing.cpu_estimate(profiles.PROFILES["default"], "04_evaluation") == "about 4 min"
+    assert timing.cpu_estimate(profiles.PROFILES["ci"], "03_training") == "not estimated"  # tiny model: no rate
+    record.write_text("{not json", encoding="utf-8")
+    with pytest.raises(HybridIRError, match="not a record of chapter times"):
+        timing.measured_seconds("03_training")
+
+
+def test_record_times_refuses_a_partial_build(capsys) -> None:
+    """Recorded chapter times come from a full ci build only: refused before anything runs."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_book", Path(__file__).resolve().parents[1] / "tools" / "build_book.py")
+    build_book = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_book)
+    for argv in (["--record-times", "--only", "01_data"], ["--record-times", "--profile", "default"],
+                 ["--record-times", "--reuse"]):
+        with pytest.raises(SystemExit) as stop:
+            build_book.main(argv)
+        assert stop.value.code == 2
+        assert "--record-times needs a full build" in capsys.readouterr().err

@@ -7,6 +7,9 @@
   numbers a chapter states, saved for the tests;
 - :mod:`~hybrid_ir.book.live`: the chapters' live training configurations and live evaluation;
 - :mod:`~hybrid_ir.book.tables`, :mod:`~hybrid_ir.book.vocabulary`: how numbers, tables and verdicts print;
+  :mod:`~hybrid_ir.book.prose`: showing generated sentences, finding a claim by its id, pairing seeds;
+- :mod:`~hybrid_ir.book.walkthrough` (chapters 1-3), :mod:`~hybrid_ir.book.evaluation_views` (4-5),
+  :mod:`~hybrid_ir.book.question_views` (7, 10): what only lays a chapter's results out;
 - :mod:`~hybrid_ir.book.plotting`: the seaborn style and one fixed colour per language;
 - :mod:`~hybrid_ir.book.findings`: the introduction's findings, written from ``results/`` at build time.
 """

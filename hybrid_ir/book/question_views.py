@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from hybrid_ir.book.plotting import PAGE_WIDTH, STRATEGY_COLORS, STRATEGY_LABELS
+from hybrid_ir.book.plotting import PAGE_WIDTH, STRATEGY_COLORS
+from hybrid_ir.book.tables import label as _name
 from hybrid_ir.book.vocabulary import signed
 
 __all__ = [
@@ -57,10 +58,6 @@ TATOEBA_COLUMNS: dict[str, str] = {
     "from_en": "English →",
     "mean": "acc@1 (mean)",
 }
-
-
-def _name(strategy: str) -> str:
-    return STRATEGY_LABELS.get(strategy, strategy)
 
 
 def plot_alpha_sweep(frame: pd.DataFrame) -> Figure:
@@ -169,7 +166,7 @@ def plot_language_differences(
     y = np.arange(len(order))
     shifts = np.linspace(-0.18, 0.18, len(frames)) if len(frames) > 1 else [0.0]
     for shift, (strategy, frame) in zip(shifts, frames.items(), strict=True):
-        f = frame.loc[order]
+        f = frame.reindex(order)  # a language one strategy lacks is left out of its markers
         err = [f["difference"] - f["ci_low"], f["ci_high"] - f["difference"]]
         ax.errorbar(f["difference"], y + shift, xerr=err, fmt="o", capsize=2,
                     color=STRATEGY_COLORS.get(strategy),

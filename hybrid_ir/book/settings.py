@@ -22,6 +22,7 @@ from pathlib import Path
 
 from hybrid_ir.book.profiles import PROFILES, Profile
 from hybrid_ir.book.recorded import recorded_experiment
+from hybrid_ir.errors import HybridIRError
 from hybrid_ir.experiments.claims import PAPER_CLAIMS
 from hybrid_ir.experiments.reproduce import ExperimentConfig, seed_folders, seeds_recorded
 from hybrid_ir.training.config import TrainConfig
@@ -108,6 +109,8 @@ def book_settings(results: str | Path) -> dict[str, str]:
 def _cut_shares(path: Path) -> dict[str, str]:
     """``xquad_c_cut_64`` -> ``16.6%``: the share of XQuAD-R candidate sentences longer than 64 tokens
     (``tools/token_lengths.py`` writes the file); ``q`` for questions, ``mlqa`` for MLQA-R."""
+    if not path.is_file():
+        raise HybridIRError(f"{path} is missing: write it with tools/token_lengths.py")
     data = json.loads(path.read_text(encoding="utf-8"))
     out = {}
     for dataset, short in (("xquad-r", "xquad"), ("mlqa-r", "mlqa")):

@@ -36,6 +36,8 @@ from collections.abc import Mapping
 import pandas as pd
 
 from hybrid_ir.book.plotting import STRATEGY_LABELS
+from hybrid_ir.book.vocabulary import p_value
+from hybrid_ir.book.vocabulary import signed as signed_text
 
 #: Column names of the package's frames and how the book prints them.
 LABELS: dict[str, str] = {
@@ -102,16 +104,11 @@ def number(value: object, digits: int = 3, *, signed: bool = False) -> str:
     if isinstance(value, int):
         return f"{value:+,d}" if signed else f"{value:,d}"
     if isinstance(value, float):
-        text = f"{value:+,.{digits}f}" if signed else f"{value:,.{digits}f}"
-        return text.lstrip("+-") if float(text.replace(",", "")) == 0 else text  # never "-0.000"
+        if signed:
+            return signed_text(value, digits)  # the vocabulary's one formatter of differences
+        text = f"{value:,.{digits}f}"
+        return text.lstrip("-") if float(text.replace(",", "")) == 0 else text  # never "-0.000"
     return str(value)
-
-
-def p_text(p: float) -> str:
-    """A p-value: ``< 0.001`` below one in a thousand, otherwise three decimals."""
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return DASH
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def readable(
@@ -124,7 +121,8 @@ def readable(
     """``frame`` renamed for a reader (:func:`label`) with every value formatted (:func:`number`).
 
     ``column_digits`` overrides :data:`DIGITS` by (renamed) column; columns named in ``signed``
-    print a sign (differences). Columns named ``p``/``p (Holm)`` print as :func:`p_text`.
+    print a sign (differences, through :func:`~hybrid_ir.book.vocabulary.signed`). Columns named
+    ``p``/``p (Holm)`` print as :func:`~hybrid_ir.book.vocabulary.p_value`.
     """
     out = frame.copy()
     out = out.rename(columns=label, index=label)
@@ -146,7 +144,7 @@ def readable(
         top = col[0] if isinstance(col, tuple) else col
         k = wanted.get(name, wanted.get(top, digits))
         if name in ("p", "p (Holm)"):
-            out[col] = [p_text(v) for v in out[col]]
+            out[col] = [v if isinstance(v, str) else p_value(_python(v)) for v in out[col]]
         else:
             sign = name in signed or top in signed
             out[col] = [number(_python(v), k, signed=sign) for v in out[col]]
@@ -155,7 +153,7 @@ def readable(
 
 def markdown_table(frame: pd.DataFrame) -> str:
     """``frame`` as a GitHub-flavoured Markdown table, index levels first (unnamed levels get an
-    empty header; an unnamed default 0, 1, 2, ... index is left out), every value as text on one
+    empty header; an unnamed 0, 1, 2, ... index is left out, also after :func:`readable`), every value as text on one
     line (a newline inside a value would end the row), ``|`` escaped.
 
     >>> print(markdown_table(pd.DataFrame({"mono mAP": ["0.784"]}, index=pd.Index(["X-Y"], name="strategy"))))
@@ -166,7 +164,7 @@ def markdown_table(frame: pd.DataFrame) -> str:
     flat = frame.copy()
     if isinstance(flat.columns, pd.MultiIndex):
         flat.columns = [" ".join(str(x) for x in col if str(x)) for col in flat.columns]
-    if isinstance(flat.index, pd.RangeIndex) and flat.index.name is None:
+    if flat.index.name is None and flat.index.nlevels == 1 and list(flat.index) == list(range(len(flat))):
         flat = flat.set_index(flat.columns[0])  # no row labels: the first column leads
     names = [str(n) if n is not None else "" for n in flat.index.names]
     header = names + [str(c) for c in flat.columns]

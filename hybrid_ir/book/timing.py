@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hybrid_ir.book import profiles
 from hybrid_ir.book.profiles import Profile
-from hybrid_ir.book.recorded import results_dir
+from hybrid_ir.book.recorded import repo_root, results_dir
 from hybrid_ir.errors import HybridIRError
 
 #: What each chapter runs live, for :func:`expected_time`: training runs of ``train_steps`` steps and
@@ -41,7 +41,12 @@ def _recorded_cpu_rates() -> tuple[float, float] | None:
         return None
     per_triplet, per_text = [], []
     for path in folder.glob("*/seed*/run.json"):
-        run = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            run = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a damaged record gives no rate; `hybrid-ir reproduce --list` names it
+        if not isinstance(run, dict) or (run.get("train_result") or {}).get("resumed_from") is not None:
+            continue  # a resumed run's train_seconds counts only the time after the resume
         steps = (run.get("train_result") or {}).get("steps")
         batch = (run.get("train_config") or {}).get("batch_size")
         if steps and batch and run.get("train_seconds") and run.get("eval_seconds"):
@@ -53,32 +58,48 @@ def _recorded_cpu_rates() -> tuple[float, float] | None:
     return statistics.median(per_triplet), statistics.median(per_text)
 
 
-#: The measured execution time of every chapter in a full ``ci`` build (see the module docstring).
-CHAPTER_TIMES = Path(__file__).resolve().parents[2] / "book" / "chapter_times.json"
+#: Where a full ``ci`` build records every chapter's execution time, relative to the repository root.
+CHAPTER_TIMES = Path("book") / "chapter_times.json"
 
 
-def measured_seconds(chapter: str, path: Path | None = None) -> tuple[float, str] | None:
-    """(seconds, machine) of ``chapter`` in the recorded ``ci`` build (``path``, default
-    :data:`CHAPTER_TIMES`), or None when not recorded."""
-    path = CHAPTER_TIMES if path is None else path
-    if not path.is_file():
+def chapter_times_path() -> Path | None:
+    """The repository's :data:`CHAPTER_TIMES` file (None outside a checkout, e.g. a bare Colab)."""
+    root = repo_root()
+    return None if root is None else root / CHAPTER_TIMES
+
+
+def measured_seconds(chapter: str) -> tuple[float, str] | None:
+    """(seconds, machine) of ``chapter`` in the recorded ``ci`` build, or None when not recorded."""
+    path = chapter_times_path()
+    if path is None or not path.is_file():
         return None
-    record = json.loads(path.read_text(encoding="utf-8"))
-    seconds = record.get("seconds", {}).get(f"{chapter}.ipynb")
-    return (float(seconds), str(record.get("machine", "unknown machine"))) if seconds is not None else None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        seconds = record["seconds"].get(f"{chapter}.ipynb")
+        return None if seconds is None else (float(seconds), str(record.get("machine", "unknown machine")))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise HybridIRError(f"{path}: not a record of chapter times ({exc}); rebuild it with "
+                            "tools/build_book.py --record-times") from None
 
 
-def cpu_estimate(prof: Profile, chapter: str) -> str:
-    """``about 30 min``: the live work of ``chapter`` in ``prof`` at the recorded 2-core CPU rates (an
-    estimate: the profile's sizes times measured rates, not a timed run of the chapter)."""
+def cpu_estimate(prof: Profile, chapter: str, rates: tuple[float, float] | None = None) -> str:
+    """``about 30 min``: the live work of ``chapter`` in ``prof`` at the recorded 2-core CPU rates
+    (``rates``, default :func:`_recorded_cpu_rates`): an estimate, the profile's sizes times measured
+    rates, not a timed run of the chapter. ``not estimated`` where the chapter's work is not listed
+    in :data:`CHAPTER_WORK` or no rate was measured for the profile's encoders."""
     work = CHAPTER_WORK.get(chapter)
-    rates = _recorded_cpu_rates()
-    if work is None:
-        return "about a minute"
-    if rates is None or "e5-small" not in prof.train_encoder + prof.encoder:
-        return "no measured rate"
+    rates = _recorded_cpu_rates() if rates is None else rates
+    if work is None or rates is None or not _rates_apply(prof, work):
+        return "not estimated"
     seconds = _live_triplets(prof, work) * rates[0] + _live_texts(prof, work) / rates[1]
     return "under a minute" if seconds < 60 else f"about {seconds / 60:,.0f} min"
+
+
+def _rates_apply(prof: Profile, work: dict[str, float]) -> bool:
+    """The recorded rates are multilingual-e5-small's: they apply when every encoder the chapter runs
+    live (trained, evaluated) is one."""
+    used = ([prof.train_encoder] if work["train_runs"] else []) + ([prof.encoder] if work["evaluations"] else [])
+    return all("e5-small" in name for name in used)
 
 
 def _live_triplets(prof: Profile, work: dict[str, float]) -> float:
@@ -116,7 +137,7 @@ def expected_time(prof: Profile, chapter: str) -> str:
     if profiles.has_gpu():
         return f"{plan}; on a GPU: not measured for this chapter (estimate: minutes); {ci}"
     rates = _recorded_cpu_rates()
-    if rates is None or "e5-small" not in prof.train_encoder + prof.encoder:
+    if rates is None or not _rates_apply(prof, work):
         return f"{plan}; no measured rate for this model on a CPU; {ci}"
-    return (f"{plan}; estimate {cpu_estimate(prof, chapter)} at the rates the recorded runs measured on 2 CPU "
+    return (f"{plan}; estimate {cpu_estimate(prof, chapter, rates)} at the rates the recorded runs measured on 2 CPU "
             f"cores ({rates[0]:.2f} s per training triplet, {rates[1]:.0f} texts/s in fp32); {ci}")

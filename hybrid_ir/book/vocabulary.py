@@ -28,7 +28,7 @@ import pandas as pd
 
 __all__ = [
     "FORBIDDEN", "METRIC_NAMES", "STRATEGY_NAMES", "VERDICT_WORDS", "claim_sentence", "difference_text",
-    "interval", "p_text",
+    "digits", "interval", "p_text", "p_value",
     "signed", "strategy_name", "verdict_words",
 ]
 
@@ -63,14 +63,33 @@ def strategy_name(label: str) -> str:
 
 
 def signed(value: float, digits: int = 4) -> str:
-    """``+0.0098``; zero after rounding without a sign (never ``-0.0000``)."""
-    text = f"{value:+.{digits}f}"
-    return text[1:] if float(text) == 0 else text
+    """``+0.0098``, ``-1,234.5``: a sign, ``digits`` decimals and thousands separators; zero after
+    rounding without a sign (never ``-0.0000``); a missing value as ``–``.
+
+    >>> signed(0.00981), signed(-1234.54, 1), signed(-0.00001), signed(float("nan"))
+    ('+0.0098', '-1,234.5', '0.0000', '–')
+    """
+    if value is None or math.isnan(value):
+        return "–"
+    text = f"{value:+,.{digits}f}"
+    return text[1:] if float(text.replace(",", "")) == 0 else text
 
 
 def interval(low: float, high: float, digits: int = 4) -> str:
     """``-0.0151 to -0.0098``."""
     return f"{signed(low, digits)} to {signed(high, digits)}"
+
+
+def p_value(p: float) -> str:
+    """A p-value alone, for a table column headed "p": ``< 0.001`` below a thousandth, else three
+    decimals; a missing value as ``–``.
+
+    >>> p_value(0.00004), p_value(0.0712), p_value(float("nan"))
+    ('< 0.001', '0.071', '–')
+    """
+    if p is None or math.isnan(p):
+        return "–"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def p_text(p: float, name: str = "p") -> str:
@@ -80,22 +99,25 @@ def p_text(p: float, name: str = "p") -> str:
     >>> p_text(0.0712, "Holm-adjusted p"), p_text(float("nan"))
     ('Holm-adjusted p = 0.071', 'p n/a')
     """
-    if math.isnan(p):
+    if p is None or math.isnan(p):
         return f"{name} n/a"
-    return f"{name} < 0.001" if p < 0.001 else f"{name} = {p:.3f}"
+    value = p_value(p)
+    return f"{name} {value}" if value.startswith("<") else f"{name} = {value}"
 
 
 def difference_text(difference: float, low: float, high: float, p: float, digits: int = 4,
-                    p_name: str = "Holm-adjusted p") -> str:
+                    p_name: str = "Holm-adjusted p", extra: str = "") -> str:
     """A difference with its 95% interval and p-value, as every chapter prints one.
 
     >>> difference_text(-0.0124, -0.0151, -0.0098, 0.0004)
     '-0.0124 (95% CI -0.0151 to -0.0098, Holm-adjusted p < 0.001)'
     """
-    return f"{signed(difference, digits)} (95% CI {interval(low, high, digits)}, {p_text(p, p_name)})"
+    tail = f"; {extra}" if extra else ""
+    return f"{signed(difference, digits)} (95% CI {interval(low, high, digits)}, {p_text(p, p_name)}{tail})"
 
 
-def _digits(metric: str) -> int:
+def digits(metric: str) -> int:
+    """Decimals a difference on ``metric`` is printed with: 1 for rank distance (ranks), 4 for mAP."""
     return 1 if metric == "rank_distance" else 4
 
 
@@ -134,9 +156,8 @@ def claim_sentence(row: pd.Series, seeds: str = "") -> str:
     undecided claim) what would decide it. ``seeds``: e.g. "3 seeds each"."""
     if row["verdict"] == "not run":
         return "not run yet"
-    k = _digits(row["metric"])
-    numbers = (f"{signed(row['difference'], k)} (95% CI {interval(row['ci_low'], row['ci_high'], k)}, "
-               f"Holm-adjusted {p_text(row['p_holm'])}{'; ' + seeds if seeds else ''})")
+    numbers = difference_text(row["difference"], row["ci_low"], row["ci_high"], row["p_holm"],
+                              digits(row["metric"]), extra=seeds)
     text = f"*{VERDICT_WORDS[row['verdict']]}*: {verdict_words(row)}; {numbers}"
     decide = row.get("decide")
     if row["verdict"] == "undecided" and isinstance(decide, str) and decide:

@@ -362,10 +362,25 @@ def claims_table(
                                          p_equivalence=None if np.isnan(eq) else eq)
         table.at[i, "q_verdict"] = verdict(d, float(table.at[i, "q_p_holm"]), claim.direction, alpha_level,
                                            p_equivalence=None if np.isnan(q_eq) else q_eq)
-        if table.at[i, "verdict"] == "undecided":
+        if _one_trained_run(claim, table.loc[i]):
+            table.at[i, "verdict"] = "undecided"
+            table.at[i, "decide"] = ("at least 2 runs of each trained strategy: from one run the "
+                                     "run-to-run variance cannot be estimated")
+        elif table.at[i, "verdict"] == "undecided":
             table.at[i, "decide"] = _what_would_decide(power.iloc[i])
     table["agree"] = table["verdict"] == table["q_verdict"]
     return table
+
+
+#: The untuned encoder is one deterministic run: it has no run-to-run variance to estimate.
+DETERMINISTIC_LABELS = frozenset({"untuned"})
+
+
+def _one_trained_run(claim: Claim, row: pd.Series) -> bool:
+    """A side that is a trained strategy has a single run: the seed part of the variance is unknown,
+    so no verdict can rest on it (only the question-level test, reported beside it, can be run)."""
+    return any(label not in DETERMINISTIC_LABELS and int(row[n]) < 2
+               for label, n in ((claim.a, "seeds_a"), (claim.b, "seeds_b")))
 
 
 def _what_would_decide(row: pd.Series) -> str:

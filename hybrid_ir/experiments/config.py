@@ -107,6 +107,8 @@ def load_experiment(path: str | Path, results_root: str | Path | None = None) ->
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise HybridIRError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise HybridIRError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
     if "profile" in data and "base_config" not in data:  # the key's name before the book's run profiles
         data["base_config"] = data.pop("profile")
     known = set(ExperimentConfig.__dataclass_fields__) - {"source"}
