@@ -125,7 +125,8 @@ def _other_findings(root: Path) -> list[str]:
         hyb = exposure[(exposure.experiment == exp128.name) & (exposure.strategy == "hybrid")]
         mono = exposure[(exposure.experiment == main.name) & (exposure.strategy == "x-x-mono")]
         lines.append(
-            f"**Equal steps are not equal data.** With a coin per batch, hybrid trained for twice the steps drew "
+            f"**Equal steps are not equal data.** With a coin per batch, hybrid trained for twice the steps (in "
+            f"expectation X-X-mono's number of monolingual batches at the main experiment's steps) drew "
             f"{hyb['mono batches'].mean():.0f} monolingual batches on average (runs: "
             f"{', '.join(str(int(v)) for v in hyb['mono batches'])}) against X-X-mono's "
             f"{mono['mono batches'].mean():.0f}, with a different learning-rate schedule and number of epochs; "
