@@ -147,9 +147,9 @@ def record_times(timings: dict[str, float], profile: str) -> None:
     expected = {nb.name for nb in notebooks(ROOT / "_toc.yml")}
     if profile != "ci" or set(timings) != expected:
         raise SystemExit("--record-times needs a full build in the ci profile (every chapter executed)")
-    write_json(CHAPTER_TIMES, {"profile": profile, "machine": machine(),
-                               "date": time.strftime("%Y-%m-%d"), "seconds": timings})
-    print(f"[book] chapter times recorded in {CHAPTER_TIMES.relative_to(ROOT)}")
+    write_json(ROOT / CHAPTER_TIMES, {"profile": profile, "machine": machine(),
+                                      "date": time.strftime("%Y-%m-%d"), "seconds": timings})
+    print(f"[book] chapter times recorded in {CHAPTER_TIMES}")
 
 
 def write_timings(page: Path, timings: dict[str, float], profile: str) -> None:
@@ -290,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--build-dir", type=Path, default=None,
                         help="build folder (default _build); the HTML lands in its html/ folder")
     args = parser.parse_args(argv)
+    if args.record_times and (args.profile != "ci" or args.only or args.reuse or args.no_execute):
+        parser.error("--record-times needs a full build in the ci profile (no --only, --reuse or --no-execute)")
     global BUILD, SRC
     if args.build_dir is not None:
         BUILD = args.build_dir.resolve()
