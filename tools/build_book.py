@@ -155,7 +155,7 @@ def record_times(timings: dict[str, float], profile: str) -> None:
 def write_timings(page: Path, timings: dict[str, float], profile: str) -> None:
     """Fill the reproducibility page's table of chapter times with this build's measured ones."""
     from hybrid_ir.book.profiles import PROFILES
-    from hybrid_ir.book.timing import cpu_estimate
+    from hybrid_ir.book.timing import _recorded_cpu_rates, cpu_estimate
 
     text = page.read_text(encoding="utf-8")
     if TIMINGS_MARKER not in text:
@@ -167,11 +167,13 @@ def write_timings(page: Path, timings: dict[str, float], profile: str) -> None:
             ":name: tab-chapter-times\n",
             f"| chapter | {profile} profile, this build | default profile, 2-core CPU | Colab profile, GPU |",
             "|---|---|---|---|"]
+    rates = _recorded_cpu_rates()  # read the recorded runs once, not once per chapter
     for nb in notebooks(ROOT / "_toc.yml"):
         seconds = timings.get(nb.name)
         measured = f"{seconds:.0f} s" if seconds is not None else "not timed (reused)"
-        estimate = cpu_estimate(PROFILES["default"], nb.stem)
-        rows.append(f"| [{chapter_title(nb)}](../notebooks/{nb.stem}.ipynb) | {measured} | estimate: {estimate} "
+        estimate = cpu_estimate(PROFILES["default"], nb.stem, rates)
+        estimate = estimate if estimate == "not estimated" else f"estimate: {estimate}"
+        rows.append(f"| [{chapter_title(nb)}](../notebooks/{nb.stem}.ipynb) | {measured} | {estimate} "
                     "| not measured |")
     page.write_text(text.replace(TIMINGS_MARKER, "\n".join(rows) + "\n```\n"), encoding="utf-8")
 

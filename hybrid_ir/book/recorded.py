@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any
 
 from hybrid_ir.errors import HybridIRError
 
@@ -45,8 +43,3 @@ def recorded_experiment(config: str, root: str | Path | None = None):
     root = results_dir() if root is None else Path(root)
     exp = load_experiment(root / "configs" / f"{config}.yaml", results_root=root)
     return exp
-
-
-def load_json(path: str | Path) -> Any:
-    """Read a JSON file (a small helper for chapters reading recorded results)."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))
