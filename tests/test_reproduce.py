@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -119,8 +120,6 @@ def test_alpha_sweep_derives_alpha_from_each_strategy(experiment: Path, data_dir
     sweep = alpha_sweep([exp], seed=1)
     assert sweep.alpha.tolist() == [0.5, 1.0]  # hybrid(0.5), then x-x-mono (all batches monolingual)
     assert sweep.run.tolist() == ["tiny-exp/hybrid/seed1", "tiny-exp/x-x-mono/seed1"]
-    import pandas as pd
-
     recorded = pd.read_csv(exp.run_folder("hybrid", 1) / "per_language.csv", index_col=0).loc["Mean"]
     assert sweep.loc[0, list(recorded.index)].tolist() == recorded.tolist()
     assert alpha_sweep([exp], seed=7).empty
@@ -216,3 +215,51 @@ def test_strategy_seeds_names_and_results_root(tmp_path: Path) -> None:
     config.write_text(base.replace("seeds: [0, 3]", "seeds: [0, -3]"), encoding="utf-8")
     with pytest.raises(HybridIRError, match=re.escape("'strategies.b.seeds' must be a list of non-negative")):
         load_experiment(config)
+
+
+def test_alpha_sweep_claims_compare_neighbouring_alphas(experiment: Path, data_dir: Path) -> None:
+    """A sweep that names its reference experiment gets claims.csv of neighbouring alphas: the
+    reference's X-X-mono is alpha = 1 and its hybrid 0.5; one run per alpha decides nothing, the
+    question-level verdict of these runs stands beside it."""
+    from hybrid_ir.experiments.claims import CLAIMS_COLUMNS
+    from hybrid_ir.experiments.result_tables import read_claims
+
+    reference = yaml.safe_load(experiment.read_text())
+    sweep = {**reference, "name": "tiny-sweep", "baseline": False, "tatoeba": False, "seeds": [1],
+             "strategies": {"alpha-0.75": {"strategy": "hybrid", "alpha": 0.75}},
+             "alpha_reference": experiment.name}
+    path = experiment.parent / "sweep.yaml"
+    path.write_text(yaml.safe_dump(sweep))
+    run_experiment(load_experiment(experiment), log=lambda *_: None)
+    exp = load_experiment(path)
+    run_experiment(exp, log=lambda *_: None)
+    claims = read_claims(exp)
+    assert list(claims.columns) == list(CLAIMS_COLUMNS)
+    assert claims.id.tolist() == [f"alpha-{hi}-vs-{lo}-{m}" for hi, lo in (("0.75", "0.5"), ("1", "0.75"))
+                                  for m in ("mono", "cross", "multi", "bias")]
+    assert (claims.seeds_a == 1).all() and (claims.seeds_b == 1).all()
+    assert (claims.verdict == "undecided").all() and claims.decide.str.contains("at least 2 runs").all()
+    assert set(claims.q_verdict) <= {"a higher", "a lower", "equivalent", "undecided"}
+    assert (claims[claims.metric != "rank_distance"].margin == 0.005).all()
+    # the alpha = 1 point is the reference's X-X-mono seed 1: its mean mono AP is that run's
+    one = claims.loc[claims.id == "alpha-1-vs-0.75-mono"].iloc[0]
+    mono = pd.read_csv(exp.folder.parent / "tiny-exp" / "summary.csv").query("strategy == 'x-x-mono' & seed == 1")
+    sweep_run = pd.read_csv(exp.folder / "summary.csv").iloc[0]
+    assert one.difference == pytest.approx(mono.mono_map.iloc[0] - sweep_run.mono_map, abs=1e-5)
+
+
+def test_alpha_reference_stays_beside_its_file(tmp_path: Path) -> None:
+    """alpha_reference is a file name in the same folder: a path, a missing file or the file itself is
+    a one-line error before any training."""
+    (tmp_path / "ref.yaml").write_text("name: ref\nbase_config: smoke\n")
+    path = tmp_path / "sweep.yaml"
+    for value, message in (("../ref.yaml", "must be the file name"), ("ref.txt", "must be the file name"),
+                           ("other.yaml", "not found"), ("sweep.yaml", "names the file itself")):
+        path.write_text(f"name: sweep\nbase_config: smoke\nalpha_reference: {value}\n")
+        with pytest.raises(HybridIRError, match=message):
+            load_experiment(path)
+    path.write_text("name: sweep\nbase_config: smoke\nalpha_reference: ref.yaml\neval_dataset: mlqa-r\n")
+    from hybrid_ir.experiments.config import alpha_reference
+
+    with pytest.raises(HybridIRError, match="evaluates differently"):
+        alpha_reference(load_experiment(path))

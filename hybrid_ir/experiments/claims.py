@@ -37,6 +37,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Literal
 
 import numpy as np
@@ -60,6 +61,7 @@ __all__ = [
     "VERDICTS",
     "Claim",
     "Margin",
+    "alpha_claims",
     "check_claims",
     "claim_by_id",
     "claims_table",
@@ -161,6 +163,29 @@ CONTROLLED_CLAIMS: tuple[Claim, ...] = (
     Claim("at equal monolingual exposure, hybrid beats X-X-mono on multilingual retrieval", "hybrid-128",
           "x-x-mono-64", "multi_ap", "higher", _CONTROLLED, "controlled-beats-mono-multi"),
 )
+
+
+_ALPHA_SWEEP = ("this book's alpha sweep (results/configs/alpha-sweep.yaml); arXiv 2408.10536 reports alpha = 0.5 "
+                "and stable results for alpha in [0.4, 0.6], not steps of 0.25")
+_METRIC_WORDS = {"mono_ap": ("mono", "monolingual AP"), "cross_ap": ("cross", "cross-lingual AP"),
+                 "multi_ap": ("multi", "multilingual AP"), "rank_distance": ("bias", "rank distance")}
+
+
+def alpha_claims(labels: list[str]) -> tuple[Claim, ...]:
+    """Neighbouring points of an alpha sweep compared on each metric (two-sided: the paper makes no
+    claim about steps of 0.25). ``labels`` are :func:`~hybrid_ir.experiments.results.alpha_label`
+    names; ``a`` is the larger alpha.
+
+    >>> [c.id for c in alpha_claims(["alpha-0", "alpha-0.25"])]
+    ['alpha-0.25-vs-0-mono', 'alpha-0.25-vs-0-cross', 'alpha-0.25-vs-0-multi', 'alpha-0.25-vs-0-bias']
+    """
+    alphas = sorted(float(label.removeprefix("alpha-")) for label in labels)
+    out = []
+    for low, high in pairwise(alphas):
+        for metric, (short, words) in _METRIC_WORDS.items():
+            out.append(Claim(f"alpha = {high:g} against alpha = {low:g} on {words}", f"alpha-{high:g}",
+                             f"alpha-{low:g}", metric, "differs", _ALPHA_SWEEP, f"alpha-{high:g}-vs-{low:g}-{short}"))
+    return tuple(out)
 
 
 def experiment_claims(labels: list[str] | set[str]) -> tuple[Claim, ...]:

@@ -67,6 +67,10 @@ class ExperimentConfig:
     baseline: bool = True
     tatoeba: bool = False  # also evaluate Tatoeba bitext retrieval (tatoeba.json per run)
     tatoeba_languages: list[str] | None = None  # default: the XQuAD-R languages other than English
+    # An alpha sweep's other points: an experiment file in the same folder (a plain file name) whose
+    # x-y, hybrid and x-x-mono runs of this file's seeds are the sweep's alpha = 0, its hybrid alpha
+    # and 1 (the sampler draws exactly their batches there); its claims compare neighbouring alphas.
+    alpha_reference: str = ""
     results_dir: str = "results"
     runs_dir: str = "runs"
     source: str = ""  # the YAML file it was read from
@@ -134,6 +138,7 @@ def load_experiment(path: str | Path, results_root: str | Path | None = None) ->
         seeds = exp.strategy_seeds(label)
         train_config(exp, label, seeds[0] if seeds else 0)  # validates the overrides now
     _check_evaluation(path, exp)
+    _check_alpha_reference(path, exp)
     if exp.eval_precision not in ("auto", "fp32", "bf16", "fp16"):
         raise HybridIRError(f"{path}: eval_precision must be auto, fp32, bf16 or fp16, got '{exp.eval_precision}'")
     return exp
@@ -142,7 +147,7 @@ def load_experiment(path: str | Path, results_root: str | Path | None = None) ->
 _TYPES: dict[str, tuple[type, ...]] = {
     "name": (str,), "eval_dataset": (str,), "eval_languages": (list, type(None)), "candidate_text": (str,),
     "eval_batch_size": (int,), "eval_precision": (str,), "eval_device": (str,), "base_config": (str,), "train": (dict,), "strategies": (dict,), "seeds": (list,),
-    "baseline": (bool,), "tatoeba": (bool,), "tatoeba_languages": (list, type(None)), "results_dir": (str,),
+    "baseline": (bool,), "tatoeba": (bool,), "tatoeba_languages": (list, type(None)), "alpha_reference": (str,), "results_dir": (str,),
     "runs_dir": (str,),
 }
 
@@ -179,6 +184,34 @@ def _check_evaluation(path: Path, exp: ExperimentConfig) -> None:
 
         for lang in exp.tatoeba_languages:
             tatoeba_code(lang)
+
+
+def _check_alpha_reference(path: Path, exp: ExperimentConfig) -> None:
+    """``alpha_reference`` names another experiment file beside this one (never a path elsewhere)."""
+    name = exp.alpha_reference
+    if not name:
+        return
+    if not SAFE_NAME.fullmatch(name) or not name.endswith((".yaml", ".yml")):
+        raise HybridIRError(f"{path}: alpha_reference {name!r} must be the file name of an experiment YAML file "
+                            "in the same folder (letters, digits, '.', '_', '-'; ending .yaml)")
+    if name == path.name:
+        raise HybridIRError(f"{path}: alpha_reference names the file itself")
+    if not (path.parent / name).is_file():
+        raise HybridIRError(f"{path}: alpha_reference {name!r} not found in {path.parent}")
+
+
+def alpha_reference(exp: ExperimentConfig) -> ExperimentConfig | None:
+    """The experiment named by ``exp.alpha_reference`` (read from beside ``exp``'s file, its results
+    under the same results root), or None without one. It must evaluate on the same questions."""
+    if not exp.alpha_reference:
+        return None
+    ref = load_experiment(Path(exp.source).parent / exp.alpha_reference, results_root=exp.results_dir)
+    settings = ("eval_dataset", "eval_languages", "candidate_text")
+    differ = [key for key in settings if getattr(ref, key) != getattr(exp, key)]
+    if differ:
+        raise HybridIRError(f"{exp.source}: alpha_reference {exp.alpha_reference} evaluates differently "
+                            f"({', '.join(differ)}): its runs cannot be points of this sweep")
+    return ref
 
 
 def train_config(exp: ExperimentConfig, label: str, seed: int):

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.experiments.config import UNTUNED, ExperimentConfig, train_config
+from hybrid_ir.experiments.config import UNTUNED, ExperimentConfig, alpha_reference, train_config
 from hybrid_ir.experiments.records import load_run_result
 
 
@@ -206,6 +206,37 @@ def alpha_sweep(experiments: list[ExperimentConfig], seed: int = 0) -> pd.DataFr
                              "run": f"{exp.name}/{label}/seed{seed}", **table.loc["Mean"].to_dict()})
     frame = pd.DataFrame(rows)
     return frame.sort_values("alpha", kind="stable", ignore_index=True) if rows else frame
+
+
+def alpha_label(alpha: float) -> str:
+    """The label of one point of an alpha sweep.
+
+    >>> alpha_label(0.0), alpha_label(0.25), alpha_label(1.0)
+    ('alpha-0', 'alpha-0.25', 'alpha-1')
+    """
+    return f"alpha-{alpha:g}"
+
+
+def alpha_sweep_values(sweep: ExperimentConfig) -> dict[str, dict[str, pd.DataFrame]]:
+    """:func:`seed_question_values` of every point of an alpha sweep, keyed by :func:`alpha_label`.
+
+    The points are the sweep's own strategies and, when it names an ``alpha_reference``, that
+    experiment's strategies (X-Y is alpha = 0, X-X-mono alpha = 1), each with the runs of the
+    sweep's seeds only, so that every point has the same seeds. The first experiment with a given
+    alpha provides it (the reference's, then the sweep's)."""
+    reference = alpha_reference(sweep)
+    seeds = {f"seed{s}" for s in sweep.seeds}
+    out: dict[str, dict[str, pd.DataFrame]] = {}
+    for exp in ([reference] if reference else []) + [sweep]:
+        for label, tables in seed_question_values(exp).items():
+            if label == UNTUNED:
+                continue
+            cfg = train_config(exp, label, exp.strategy_seeds(label)[0])
+            key = alpha_label(strategy_alpha(cfg.strategy, cfg.alpha))
+            kept = {metric: table[table.index.isin(seeds)] for metric, table in tables.items()}
+            if key not in out and len(kept["mono_ap"]):
+                out[key] = kept
+    return dict(sorted(out.items(), key=lambda item: float(item[0].removeprefix("alpha-"))))
 
 
 def compare_runs(first: str | Path, second: str | Path, ds=None) -> pd.DataFrame:

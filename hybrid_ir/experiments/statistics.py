@@ -20,6 +20,7 @@ from hybrid_ir.experiments.config import UNTUNED, ExperimentConfig
 from hybrid_ir.experiments.records import broken_message, contained, run_key, run_states
 from hybrid_ir.experiments.results import (
     METRICS,
+    alpha_sweep_values,
     collect,
     dataset_of,
     question_values,
@@ -96,9 +97,24 @@ def _without(exp: ExperimentConfig, keys: set[str]) -> ExperimentConfig:
 def write_claims(exp: ExperimentConfig, n_resamples: int = 10_000) -> None:
     """``claims.csv`` and ``power.csv`` (the experiment's claims, seed-aware:
     :func:`hybrid_ir.experiments.claims.claims_table`, :func:`~hybrid_ir.experiments.claims.power_table`)
-    and, where runs recorded Tatoeba, ``tatoeba_claims.csv`` (differences between strategies)."""
-    from hybrid_ir.experiments.claims import claims_table, experiment_claims, power_table
+    and, where runs recorded Tatoeba, ``tatoeba_claims.csv`` (differences between strategies). An
+    alpha sweep (``alpha_reference``) gets ``claims.csv`` of neighbouring alphas
+    (:func:`~hybrid_ir.experiments.claims.alpha_claims`) and nothing else: with one seed per alpha its
+    verdicts are undecided by rule, and its ``q_verdict`` column is the question-level test of these
+    runs."""
+    from hybrid_ir.experiments.claims import (
+        alpha_claims,
+        claims_table,
+        experiment_claims,
+        power_table,
+    )
 
+    if exp.alpha_reference:  # an alpha sweep: neighbouring alphas (no power table: one seed per alpha)
+        values = alpha_sweep_values(exp)
+        table = claims_table(values, alpha_claims(list(values)), n_resamples=n_resamples)
+        with atomic_path(exp.folder / "claims.csv") as tmp:
+            table.to_csv(tmp, index=False, float_format="%.6g")
+        return
     values = seed_question_values(exp)
     claims = experiment_claims(list(values))
     if claims:
