@@ -118,3 +118,38 @@ def test_recorded_settings_reads_the_run_record(tmp_path: Path) -> None:
     assert shown["steps"] == "1,280"
     assert shown["max tokens (query / passage)"] == "32 / 64"
     assert shown["word embeddings"] == "frozen"
+
+
+def test_a_damaged_run_file_is_one_line_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader's own run folder is untrusted: a truncated log line, a run.json that is not JSON or
+    lacks a setting, a file too large to be a run's, each is one HybridIRError naming the file."""
+    from hybrid_ir.book import recorded
+    from hybrid_ir.book.evaluation_views import run_files
+    from hybrid_ir.errors import HybridIRError
+
+    log = tmp_path / "train_log.jsonl"
+    log.write_text('{"event": "train", "step": 1, "loss": 2.0}\n{"event": "val", "st\n', encoding="utf-8")
+    with pytest.raises(HybridIRError, match=r"train_log.jsonl, line 2 is not valid JSON"):
+        read_log(log)
+    log.write_text('[1, 2]\n', encoding="utf-8")
+    with pytest.raises(HybridIRError, match="not a trainer's metrics log"):
+        read_log(log)
+    run = tmp_path / "run.json"
+    run.write_text('{"train_config": {"model": "m"', encoding="utf-8")
+    with pytest.raises(HybridIRError, match=r"run.json is not valid JSON"):
+        recorded_settings(run)
+    with pytest.raises(HybridIRError, match=r"run.json is not valid JSON"):
+        run_files([tmp_path], "run.json")
+    run.write_text(json.dumps({"train_config": {"model": "m"}, "train_result": {"steps": 3}}), encoding="utf-8")
+    with pytest.raises(HybridIRError, match=r"run.json has no 'batch_size'"):
+        recorded_settings(run)
+    with pytest.raises(HybridIRError, match=r"run.json has no 'environment'"):
+        run_files([tmp_path], "run.json", key="environment")
+    run.write_bytes(b"\xff\xfe{}")
+    with pytest.raises(HybridIRError, match="cannot read"):
+        recorded_settings(run)
+    monkeypatch.setattr(recorded, "MAX_RUN_FILE_BYTES", 4)
+    run.write_text("{}     ", encoding="utf-8")
+    with pytest.raises(HybridIRError, match="not a run file"):
+        run_files([tmp_path], "run.json")
+    assert run_files([tmp_path / "missing"], "run.json") == []

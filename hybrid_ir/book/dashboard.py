@@ -75,7 +75,7 @@ def levels_table(results: str | Path) -> pd.DataFrame:
         s = stats[label]
         paper = paper_lareqa_summary("xlmr", label, "xquad-r") if label != "untuned" else {}
         rows.append({
-            "strategy": "untuned" if label == "untuned" else strategy_name(label), "runs": s["mono_map"]["n"],
+            "strategy": strategy_name(label, prose=False), "runs": s["mono_map"]["n"],
             **{f"{m} (book)": s[f"{m}_map"]["mean"] for m in ("mono", "cross", "multi")},
             "rank distance (book)": s["rank_distance"]["mean"],
             **{f"{m} (paper)": paper.get(f"{m}_map", np.nan) for m in ("mono", "cross", "multi")},

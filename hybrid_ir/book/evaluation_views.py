@@ -21,7 +21,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from hybrid_ir.book.plotting import PAGE_WIDTH, STRATEGY_COLORS
+from hybrid_ir.book.recorded import read_json, required
 from hybrid_ir.book.tables import label as column_label
 from hybrid_ir.book.vocabulary import VERDICT_WORDS, interval, p_value, signed
 from hybrid_ir.book.vocabulary import digits as _digits
@@ -110,10 +110,12 @@ def hand_and_package(by_hand: Mapping[str, float], package: Mapping[str, float],
 
 
 # ---------------------------------------------------------------- chapter 4: the recorded runs
-def run_files(folders: Iterable[str | Path], name: str) -> list[dict[str, Any]]:
-    """The JSON file ``name`` (``run.json``, ``exposure.json``) of every run folder that has one."""
+def run_files(folders: Iterable[str | Path], name: str, key: str | None = None) -> list[Any]:
+    """The JSON file ``name`` (``run.json``, ``exposure.json``) of every run folder that has one, or
+    its entry ``key`` (e.g. ``"environment"``); a damaged file or a missing key is a one-line error."""
     paths = [Path(f) / name for f in folders]
-    return [json.loads(p.read_text(encoding="utf-8")) for p in paths if p.is_file()]
+    records = [(p, read_json(p)) for p in paths if p.is_file()]
+    return [required(r, p, key) if key else r for p, r in records]
 
 
 def environment_lines(environments: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -254,33 +256,36 @@ def describe_runs(runs: pd.DataFrame) -> str:
     metrics = ["mono_map", "cross_map", "multi_map", "rank_distance"]
     means = runs.groupby("strategy", sort=False)[metrics].mean()
     seeds = runs.groupby("strategy", sort=False).size()
-
-    def values(m: pd.Series) -> str:
-        return (f"mono {m.mono_map:.3f}, cross {m.cross_map:.3f}, multi {m.multi_map:.3f} mAP, "
-                f"rank distance {m.rank_distance:.0f}")
-
-    def change(a: pd.Series, b: pd.Series) -> str:
-        d = b - a
-        return (f"mono {signed(d.mono_map, 3)}, cross {signed(d.cross_map, 3)}, "
-                f"multi {signed(d.multi_map, 3)}, rank distance {signed(d.rank_distance, 0)}")
-
     lines = []
     if "untuned" in means.index:
-        lines.append(f"Untuned {RECORDED_ENCODER}: {values(means.loc['untuned'])}.")
+        lines.append(f"Untuned {RECORDED_ENCODER}: {_levels(means.loc['untuned'])}.")
     for label in ("x-x-mono", "x-y", "hybrid"):
         if label in means.index:
             n = seeds[label]
-            lines.append(f"{_name(label)} ({n} seed{'s' if n > 1 else ''}): "
-                         f"{values(means.loc[label])}.")
-    if {"x-x-mono", "x-y"} <= set(means.index):
-        lines.append(f"X-Y against X-X-mono: {change(means.loc['x-x-mono'], means.loc['x-y'])}.")
-        if "hybrid" in means.index:
-            h, a, b = means.loc["hybrid"], means.loc["x-x-mono"], means.loc["x-y"]
-            lines.append(
-                f"hybrid against X-X-mono on mono: {signed(h.mono_map - a.mono_map, 3)}; "
-                f"against X-Y on cross: {signed(h.cross_map - b.cross_map, 3)} "
-                f"and on multi: {signed(h.multi_map - b.multi_map, 3)}.")
-    return "\n".join(f"- {line}" for line in lines)
+            lines.append(f"{_name(label)} ({n} seed{'s' if n > 1 else ''}): {_levels(means.loc[label])}.")
+    return "\n".join(f"- {line}" for line in lines + _paper_differences(means))
+
+
+def _levels(m: pd.Series) -> str:
+    """One model's mean levels in words."""
+    return (f"mono {m.mono_map:.3f}, cross {m.cross_map:.3f}, multi {m.multi_map:.3f} mAP, "
+            f"rank distance {m.rank_distance:.0f}")
+
+
+def _paper_differences(means: pd.DataFrame) -> list[str]:
+    """The mean differences the paper's claims are about (X-Y - X-X-mono; hybrid against each)."""
+    if not {"x-x-mono", "x-y"} <= set(means.index):
+        return []
+    a, b = means.loc["x-x-mono"], means.loc["x-y"]
+    d = b - a
+    lines = [f"X-Y against X-X-mono: mono {signed(d.mono_map, 3)}, cross {signed(d.cross_map, 3)}, "
+             f"multi {signed(d.multi_map, 3)}, rank distance {signed(d.rank_distance, 0)}."]
+    if "hybrid" in means.index:
+        h = means.loc["hybrid"]
+        lines.append(f"hybrid against X-X-mono on mono: {signed(h.mono_map - a.mono_map, 3)}; "
+                     f"against X-Y on cross: {signed(h.cross_map - b.cross_map, 3)} "
+                     f"and on multi: {signed(h.multi_map - b.multi_map, 3)}.")
+    return lines
 
 
 # ---------------------------------------------------------------- chapter 4: monolingual change

@@ -62,8 +62,6 @@ def live_lareqa(
     import hashlib
     import time
 
-    import numpy as np
-
     from hybrid_ir.data.lareqa import load_lareqa
     from hybrid_ir.env import cache_dir
     from hybrid_ir.evaluation.grid import evaluate_lareqa
@@ -78,24 +76,32 @@ def live_lareqa(
                       prof.max_query_length, prof.max_passage_length, precision])
     path = cache_dir() / "embeddings" / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
     start = time.perf_counter()
-    if path.is_file() and not Path(name).is_dir():
-        data = np.load(path)
-        qv, cv = data["queries"], data["candidates"]
-    else:
-        from hybrid_ir.evaluation.retrieval import encode_dataset
-        from hybrid_ir.modeling.biencoder import BiEncoder
-
-        model = BiEncoder.from_pretrained(
-            name, max_query_length=prof.max_query_length, max_passage_length=prof.max_passage_length
-        )
-        qv, cv = encode_dataset(model, ds, candidate_text, batch_size=prof.encode_batch_size,  # type: ignore[arg-type]
-                                precision=precision)
-        if not Path(name).is_dir():  # a trained folder may change; cache named models only
-            from hybrid_ir.atomic import atomic_path
-
-            with atomic_path(path) as tmp, open(tmp, "wb") as f:
-                np.savez(f, queries=qv, candidates=cv)
+    qv, cv = _cached_embeddings(path, name, ds, prof, candidate_text, precision)
     result = evaluate_lareqa(ds, qv, cv)
     shown = "/".join(Path(name).parts[-2:]) if Path(name).is_dir() else name  # a folder: no full path
     print(f"live evaluation of {shown}: {precision} on {device}")  # the book may pick bf16; it says so
     return ds, result, time.perf_counter() - start
+
+
+def _cached_embeddings(path: Path, name: str, ds, prof: Profile, candidate_text: str, precision: str):
+    """Query and candidate vectors of ``ds``: read from ``path`` for a named model that was encoded
+    before, else encoded now (and cached for a named model; a trained folder may change)."""
+    import numpy as np
+
+    if path.is_file() and not Path(name).is_dir():
+        data = np.load(path)
+        return data["queries"], data["candidates"]
+    from hybrid_ir.evaluation.retrieval import encode_dataset
+    from hybrid_ir.modeling.biencoder import BiEncoder
+
+    model = BiEncoder.from_pretrained(
+        name, max_query_length=prof.max_query_length, max_passage_length=prof.max_passage_length
+    )
+    qv, cv = encode_dataset(model, ds, candidate_text, batch_size=prof.encode_batch_size,  # type: ignore[arg-type]
+                            precision=precision)
+    if not Path(name).is_dir():
+        from hybrid_ir.atomic import atomic_path
+
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, queries=qv, candidates=cv)
+    return qv, cv

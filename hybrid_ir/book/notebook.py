@@ -16,34 +16,10 @@ def setup_notebook(profile: str = "auto", seed: int = 0, chapter: str | None = N
     the ``ci`` profile switches the Hugging Face libraries to offline mode.
     """
     prof, why = resolve_profile(profile)
-    if prof.name == "ci":
-        for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
-            os.environ.setdefault(name, "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    import warnings
-
-    import numpy as np
-
+    _quiet_environment(offline=prof.name == "ci")
+    _seed_everything(seed)
     from hybrid_ir.book.plotting import use_style
 
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    random.seed(seed)
-    np.random.seed(seed)
-    try:
-        import torch
-
-        torch.manual_seed(seed)
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
-    try:
-        import transformers
-
-        transformers.logging.set_verbosity_error()
-        transformers.logging.disable_progress_bar()  # "Loading weights" bars would fill the pages
-    except ImportError:  # pragma: no cover
-        pass
     use_style()
     print(f"profile '{prof.name}' ({why}): {prof.description}")
     print(f"  live training: {prof.train_steps} steps of {prof.batch_size} triplets with '{prof.train_encoder}'; "
@@ -52,3 +28,38 @@ def setup_notebook(profile: str = "auto", seed: int = 0, chapter: str | None = N
     if chapter:
         print(f"  expected: {expected_time(prof, chapter)}")
     return prof
+
+
+def _quiet_environment(offline: bool) -> None:
+    """Hugging Face offline (``offline``: the ci profile), no telemetry, no progress bars, no
+    tokenizer threads, no FutureWarnings, transformers' logging at errors only."""
+    import warnings
+
+    if offline:
+        for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+            os.environ.setdefault(name, "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    try:
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()  # "Loading weights" bars would fill the pages
+    except ImportError:  # pragma: no cover - transformers is a dependency
+        pass
+
+
+def _seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's generators."""
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        import torch
+
+        torch.manual_seed(seed)
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass

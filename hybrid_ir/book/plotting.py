@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from hybrid_ir.book.vocabulary import STRATEGY_NAMES
 from hybrid_ir.data.languages import LANGUAGES, language_name
 
 #: Colour of each strategy, used in every chapter.
@@ -27,14 +28,7 @@ STRATEGY_COLORS: dict[str, str] = {
     "x-y": "#d62728",
     "hybrid": "#2ca02c",
 }
-STRATEGY_LABELS: dict[str, str] = {
-    "untuned": "untuned",
-    "x-x-mono": "X-X-mono",
-    "x-y": "X-Y",
-    "hybrid": "hybrid",
-    "mono": "X-X-mono",
-    "cross": "X-Y",
-}
+STRATEGY_LABELS: dict[str, str] = STRATEGY_NAMES  # the one name table: hybrid_ir.book.vocabulary
 
 
 #: Width of the book's text column at a 1280-pixel window (about 776 px), in inches at the 110 dpi

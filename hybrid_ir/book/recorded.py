@@ -2,10 +2,64 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 from hybrid_ir.errors import HybridIRError
+
+#: The largest run file a chapter reads (a run's files are a few kB to a few MB).
+MAX_RUN_FILE_BYTES = 64 * 2**20
+
+
+def read_json(path: str | Path, *, lines: bool = False) -> Any:
+    """One JSON file of a run folder (``lines``: a JSON-lines log, one object per non-blank line).
+
+    A run folder may be a reader's own, so a file that is too large, unreadable or not JSON is a
+    one-line :class:`HybridIRError` naming the file (and the line), never a traceback from ``json``.
+
+    >>> read_json("no-such-run/run.json")
+    Traceback (most recent call last):
+    ...
+    hybrid_ir.errors.HybridIRError: cannot read no-such-run/run.json: No such file or directory
+    """
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_RUN_FILE_BYTES:
+            raise HybridIRError(f"{path} is over {MAX_RUN_FILE_BYTES // 2**20} MiB: not a run file")
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HybridIRError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not lines:
+        return _parse(text, path)
+    return [_parse(line, path, n) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+
+
+def _parse(text: str, path: Path, line: int | None = None) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"{path}, line {line}" if line else str(path)
+        raise HybridIRError(f"{where} is not valid JSON ({exc.msg}): a damaged run file?") from None
+
+
+def required(record: Any, path: str | Path, *keys: str) -> Any:
+    """``record[keys[0]][keys[1]]...``, or a one-line error naming the file and the missing key.
+
+    >>> required({"train_result": {"steps": 64}}, "run.json", "train_result", "steps")
+    64
+    >>> required({}, "run.json", "train_config", "lr")
+    Traceback (most recent call last):
+    ...
+    hybrid_ir.errors.HybridIRError: run.json has no 'train_config.lr': not a run file of this package?
+    """
+    value = record
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            raise HybridIRError(f"{path} has no '{'.'.join(keys)}': not a run file of this package?")
+        value = value[key]
+    return value
 
 
 def repo_root() -> Path | None:

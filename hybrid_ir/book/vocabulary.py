@@ -32,11 +32,15 @@ __all__ = [
     "signed", "strategy_name", "verdict_words",
 ]
 
-#: Readable names of the strategies and of the controlled experiment's runs.
+#: Readable names of the strategies, the one table for tables, figure legends and prose: the
+#: experiments' labels, the sampler's strategy ids (``mono``, ``cross``) and the controlled
+#: experiment's runs. In a sentence the untuned encoder is "the untuned encoder" (:func:`strategy_name`).
 STRATEGY_NAMES: dict[str, str] = {
-    "untuned": "the untuned encoder", "x-x-mono": "X-X-mono", "x-y": "X-Y", "hybrid": "hybrid",
-    "hybrid-128": "hybrid (128 steps)", "x-x-mono-64": "X-X-mono (64 steps)", "x-x-mono-128": "X-X-mono (128 steps)",
+    "untuned": "untuned", "x-x-mono": "X-X-mono", "x-y": "X-Y", "hybrid": "hybrid", "mono": "X-X-mono",
+    "cross": "X-Y", "hybrid-128": "hybrid (128 steps)", "x-x-mono-64": "X-X-mono (64 steps)",
+    "x-x-mono-128": "X-X-mono (128 steps)",
 }
+_PROSE_NAMES = {"untuned": "the untuned encoder"}
 #: Readable names of the per-question metrics.
 METRIC_NAMES: dict[str, str] = {
     "mono_ap": "monolingual mAP", "cross_ap": "cross-lingual mAP", "multi_ap": "multilingual mAP",
@@ -57,8 +61,19 @@ FORBIDDEN: tuple[str, ...] = (
 )
 
 
-def strategy_name(label: str) -> str:
-    """``x-x-mono`` -> ``X-X-mono`` (unknown labels as they are)."""
+def strategy_name(label: str, *, prose: bool = True) -> str:
+    """The readable name of a strategy label (:data:`STRATEGY_NAMES`; an alpha sweep's point as
+    "alpha = 0.25"; unknown labels as they are), in a sentence unless ``prose`` is False.
+
+    >>> strategy_name("x-x-mono"), strategy_name("untuned"), strategy_name("untuned", prose=False)
+    ('X-X-mono', 'the untuned encoder', 'untuned')
+    >>> strategy_name("alpha-0.25")
+    'alpha = 0.25'
+    """
+    if prose and label in _PROSE_NAMES:
+        return _PROSE_NAMES[label]
+    if label.startswith("alpha-") and label not in STRATEGY_NAMES:
+        return "alpha = " + label.removeprefix("alpha-")
     return STRATEGY_NAMES.get(label, label)
 
 

@@ -19,7 +19,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from hybrid_ir.book.plotting import STRATEGY_COLORS, STRATEGY_LABELS
+from hybrid_ir.book.recorded import read_json, required
+from hybrid_ir.errors import HybridIRError
 
 __all__ = [
     "plot_live_training",
@@ -60,8 +61,10 @@ def pool_sizes(datasets: Mapping[str, Any]) -> pd.DataFrame:
 def read_log(path: str | Path) -> pd.DataFrame:
     """A trainer's metrics log (``metrics.jsonl`` / ``train_log.jsonl``): one row per JSON line,
     with ``event`` (``"train"`` or ``"val"``), ``step`` and the losses."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return pd.DataFrame([json.loads(line) for line in lines if line.strip()])
+    rows = read_json(path, lines=True)
+    if any(not isinstance(row, dict) or "event" not in row for row in rows):
+        raise HybridIRError(f"{path}: a line without an 'event': not a trainer's metrics log")
+    return pd.DataFrame(rows)
 
 
 def plot_live_training(
@@ -109,8 +112,12 @@ def plot_recorded_validation(logs: Sequence[Path], ax: plt.Axes) -> None:
 def recorded_settings(run_json: str | Path) -> pd.DataFrame:
     """The training settings of a recorded run (its ``run.json``), one row per setting, in a
     column ``recorded runs``; learning rate, weight decay and temperature as short text."""
-    recorded = json.loads(Path(run_json).read_text(encoding="utf-8"))
-    run = recorded["train_config"]
+    recorded = read_json(run_json)
+    run = required(recorded, run_json, "train_config")
+    keys = ("model", "batch_size", "lr", "weight_decay", "temperature", "epochs", "max_query_length",
+            "max_passage_length", "freeze_embeddings")
+    for key in keys:
+        required(run, run_json, key)
     settings = {
         "encoder": run["model"],
         "batch size (triplets)": run["batch_size"],
@@ -118,7 +125,7 @@ def recorded_settings(run_json: str | Path) -> pd.DataFrame:
         "weight decay": f"{run['weight_decay']:g}",
         "temperature": f"{run['temperature']:g}",
         "epochs": run["epochs"],
-        "steps": recorded["train_result"]["steps"],
+        "steps": required(recorded, run_json, "train_result", "steps"),
         "max tokens (query / passage)": (
             f"{run['max_query_length']} / {run['max_passage_length']}"
         ),
