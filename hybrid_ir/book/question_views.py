@@ -89,10 +89,13 @@ def plot_alpha_tradeoff(frame: pd.DataFrame) -> Figure:
     ax.plot(frame["cross_map"], frame["mono_map"], "-", color="0.6")
     ax.scatter(frame["cross_map"], frame["mono_map"], s=50, color=STRATEGY_COLORS["hybrid"],
                zorder=3)
+    lowest = frame["mono_map"].min()
     for alpha, cross, mono in zip(frame["alpha"], frame["cross_map"], frame["mono_map"],
                                   strict=True):
+        below = mono == lowest  # the lowest label goes under its point, clear of its neighbours
         ax.annotate(f"alpha={alpha:g}", (cross, mono), textcoords="offset points",
-                    xytext=(5, 5), fontsize=8)
+                    xytext=(6, -6 if below else 5), va="top" if below else "bottom", fontsize=8)
+    ax.margins(x=0.18, y=0.12)  # room for the labels inside the axes
     ax.set_xlabel("cross mAP")
     ax.set_ylabel("mono mAP")
     return fig

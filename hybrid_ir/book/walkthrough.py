@@ -106,7 +106,7 @@ def plot_recorded_validation(logs: Sequence[Path], ax: plt.Axes) -> None:
         ax.plot(va.step, va.val_loss, "o-", color=colour, alpha=0.7, label=name)
     ax.set_xlabel("step")
     ax.set_ylabel("validation loss")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the lines, not on them
 
 
 def recorded_settings(run_json: str | Path) -> pd.DataFrame:
