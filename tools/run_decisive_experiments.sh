@@ -21,6 +21,8 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_
 PY=.venv/bin/python
 
 commit() {  # commit the results folder of one experiment, nothing else (retried while git is busy)
+  git add -- "results/$1" 2>/dev/null
+  git diff --cached --quiet -- "results/$1" && return 0   # a skipped run: nothing new to commit
   for _ in 1 2 3 4 5; do
     git add -- "results/$1" && git commit -q -m "$2" -- "results/$1" && return 0
     sleep 5
