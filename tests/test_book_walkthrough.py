@@ -141,10 +141,18 @@ def test_a_damaged_run_file_is_one_line_naming_it(tmp_path: Path, monkeypatch: p
     with pytest.raises(HybridIRError, match=r"run.json is not valid JSON"):
         run_files([tmp_path], "run.json")
     run.write_text(json.dumps({"train_config": {"model": "m"}, "train_result": {"steps": 3}}), encoding="utf-8")
-    with pytest.raises(HybridIRError, match=r"run.json has no 'batch_size'"):
+    with pytest.raises(HybridIRError, match=r"run.json has no 'train_config.batch_size'"):
         recorded_settings(run)
     with pytest.raises(HybridIRError, match=r"run.json has no 'environment'"):
         run_files([tmp_path], "run.json", key="environment")
+    settings = {"model": "m", "batch_size": 8, "lr": "fast", "weight_decay": 0.0, "temperature": 0.01,
+                "epochs": 1, "max_query_length": 8, "max_passage_length": 8, "freeze_embeddings": True}
+    run.write_text(json.dumps({"train_config": settings, "train_result": {"steps": 3}}), encoding="utf-8")
+    with pytest.raises(HybridIRError, match=r"'train_config.lr' is 'fast', not a number"):
+        recorded_settings(run)
+    log.write_text('{"event": "val", "step": 1}\n', encoding="utf-8")
+    with pytest.raises(HybridIRError, match="without 'step' and 'val_loss'"):
+        plot_recorded_validation([log], plt.subplots()[1])
     run.write_bytes(b"\xff\xfe{}")
     with pytest.raises(HybridIRError, match="cannot read"):
         recorded_settings(run)

@@ -263,3 +263,36 @@ def test_alpha_reference_stays_beside_its_file(tmp_path: Path) -> None:
 
     with pytest.raises(HybridIRError, match="evaluates differently"):
         alpha_reference(load_experiment(path))
+
+
+def test_an_alpha_sweep_refuses_points_it_cannot_pool(tmp_path: Path) -> None:
+    """Two strategies with one alpha, a reference that trains differently or names a reference of
+    its own, and a reference that is a link out of the folder: each a one-line error at load time."""
+    ref = {"name": "ref", "base_config": "smoke", "strategies": {"x-y": {"strategy": "cross"},
+                                                                 "hybrid": {"strategy": "hybrid", "alpha": 0.5}}}
+    (tmp_path / "ref.yaml").write_text(yaml.safe_dump(ref))
+    sweep = {"name": "sweep", "base_config": "smoke", "alpha_reference": "ref.yaml", "seeds": [0],
+             "strategies": {"half": {"strategy": "hybrid", "alpha": 0.5}}}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(sweep))
+    with pytest.raises(HybridIRError, match=r"both have alpha = 0\.5"):
+        load_experiment(path)
+    sweep["strategies"] = {"quarter": {"strategy": "hybrid", "alpha": 0.25, "lr": 7.0e-4}}
+    path.write_text(yaml.safe_dump(sweep))
+    with pytest.raises(HybridIRError, match=r"trains differently \(lr\)"):
+        load_experiment(path)
+    sweep["strategies"] = {"quarter": {"strategy": "hybrid", "alpha": 0.25}}
+    path.write_text(yaml.safe_dump(sweep))
+    from hybrid_ir.experiments.config import alpha_points
+
+    assert list(alpha_points(load_experiment(path))) == ["alpha-0", "alpha-0.25", "alpha-0.5"]
+    (tmp_path / "ref.yaml").write_text(yaml.safe_dump({**ref, "alpha_reference": "sweep.yaml"}))
+    with pytest.raises(HybridIRError, match="names a reference of its own"):
+        load_experiment(path)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "real.yaml").write_text(yaml.safe_dump(ref))
+    (tmp_path / "link.yaml").symlink_to(outside / "real.yaml")
+    path.write_text(yaml.safe_dump({**sweep, "alpha_reference": "link.yaml"}))
+    with pytest.raises(HybridIRError, match="leads out of"):
+        load_experiment(path)

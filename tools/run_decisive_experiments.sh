@@ -21,10 +21,11 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_
 PY=.venv/bin/python
 
 commit() {  # commit the results folder of one experiment, nothing else (retried while git is busy)
-  git add -- "results/$1" 2>/dev/null
-  git diff --cached --quiet -- "results/$1" && return 0   # a skipped run: nothing new to commit
   for _ in 1 2 3 4 5; do
-    git add -- "results/$1" && git commit -q -m "$2" -- "results/$1" && return 0
+    if git add -- "results/$1"; then
+      git diff --cached --quiet -- "results/$1" && return 0   # a skipped run: nothing new to commit
+      git commit -q -m "$2" -- "results/$1" && return 0
+    fi
     sleep 5
   done
   echo "[runner] could not commit results/$1" >&2
@@ -48,6 +49,9 @@ main() { run mlqa-to-xquad.yaml mlqa-r_to_xquad-r "$@"; }
 reverse() { run xquad-to-mlqa.yaml xquad-r_to_mlqa-r "$@"; }
 controlled() { run mlqa-to-xquad-controlled.yaml mlqa-r_to_xquad-r_controlled "$@"; }
 
+# Everything below runs from one function that bash has read whole before it starts, and `exit`
+# follows it: an edit of this file while it runs cannot reach the running copy mid-way.
+all_runs() {
 for round in 0 1 2; do
   seed=$((round + 3))   # seeds 3, 4, 5 of both directions
   for label in hybrid x-x-mono x-y; do main "$label" "$seed"; done
@@ -69,3 +73,7 @@ for seed in 0 1 2; do
   done
 done
 echo "[runner] $(date -u +%H:%M:%S) all runs done"
+}
+
+all_runs "$@"
+exit

@@ -100,6 +100,8 @@ def plot_recorded_validation(logs: Sequence[Path], ax: plt.Axes) -> None:
     for path in logs:
         label = Path(path).parts[-3]
         va = read_log(path).query("event == 'val'")
+        if not {"step", "val_loss"} <= set(va.columns):
+            raise HybridIRError(f"{path}: validation lines without 'step' and 'val_loss'")
         name = None if label in labelled else STRATEGY_LABELS.get(label, label)
         labelled.add(label)
         colour = STRATEGY_COLORS.get(label)
@@ -117,7 +119,9 @@ def recorded_settings(run_json: str | Path) -> pd.DataFrame:
     keys = ("model", "batch_size", "lr", "weight_decay", "temperature", "epochs", "max_query_length",
             "max_passage_length", "freeze_embeddings")
     for key in keys:
-        required(run, run_json, key)
+        value = required(recorded, run_json, "train_config", key)
+        if key in ("lr", "weight_decay", "temperature") and not isinstance(value, (int, float)):
+            raise HybridIRError(f"{run_json}: 'train_config.{key}' is {value!r}, not a number")
     settings = {
         "encoder": run["model"],
         "batch size (triplets)": run["batch_size"],

@@ -179,7 +179,7 @@ def alpha_claims(labels: list[str]) -> tuple[Claim, ...]:
     >>> [c.id for c in alpha_claims(["alpha-0", "alpha-0.25"])]
     ['alpha-0.25-vs-0-mono', 'alpha-0.25-vs-0-cross', 'alpha-0.25-vs-0-multi', 'alpha-0.25-vs-0-bias']
     """
-    alphas = sorted(float(label.removeprefix("alpha-")) for label in labels)
+    alphas = sorted({float(label.removeprefix("alpha-")) for label in labels})
     out = []
     for low, high in pairwise(alphas):
         for metric, (short, words) in _METRIC_WORDS.items():
@@ -391,11 +391,16 @@ def claims_table(
             table.at[i, "verdict"] = "undecided"
             table.at[i, "decide"] = ("at least 2 runs of each trained strategy: from one run the "
                                      "run-to-run variance cannot be estimated")
+            table.at[i, "test"] = ONE_RUN_TEST
         elif table.at[i, "verdict"] == "undecided":
             table.at[i, "decide"] = _what_would_decide(power.iloc[i])
     table["agree"] = table["verdict"] == table["q_verdict"]
     return table
 
+
+#: The ``test`` of a claim with a single run of a trained strategy on a side.
+ONE_RUN_TEST = ("one run of a trained strategy on a side: the run-to-run variance cannot be estimated, so "
+                "the interval and p-values measure the questions only; the verdict is undecided by rule")
 
 #: The untuned encoder is one deterministic run: it has no run-to-run variance to estimate.
 DETERMINISTIC_LABELS = frozenset({"untuned"})

@@ -101,9 +101,12 @@ class ExperimentConfig:
         return out
 
 
-def load_experiment(path: str | Path, results_root: str | Path | None = None) -> ExperimentConfig:
+def load_experiment(path: str | Path, results_root: str | Path | None = None, *,
+                    check_reference: bool = True) -> ExperimentConfig:
     """Read an experiment YAML file (unknown keys are an error). ``results_root`` replaces the file's
-    ``results_dir`` (e.g. the book reads the recorded results wherever the repository is)."""
+    ``results_dir`` (e.g. the book reads the recorded results wherever the repository is). An alpha
+    sweep's ``alpha_reference`` is read and checked too (:func:`alpha_points`), unless
+    ``check_reference`` is False (how the reference itself is read)."""
     path = Path(path)
     if not path.is_file():
         raise HybridIRError(f"experiment config not found: {path}")
@@ -138,9 +141,11 @@ def load_experiment(path: str | Path, results_root: str | Path | None = None) ->
         seeds = exp.strategy_seeds(label)
         train_config(exp, label, seeds[0] if seeds else 0)  # validates the overrides now
     _check_evaluation(path, exp)
-    _check_alpha_reference(path, exp)
     if exp.eval_precision not in ("auto", "fp32", "bf16", "fp16"):
         raise HybridIRError(f"{path}: eval_precision must be auto, fp32, bf16 or fp16, got '{exp.eval_precision}'")
+    _check_alpha_reference(path, exp)
+    if exp.alpha_reference and check_reference:
+        alpha_points(exp)  # the reference is read and matched now, not after hours of training
     return exp
 
 
@@ -196,22 +201,63 @@ def _check_alpha_reference(path: Path, exp: ExperimentConfig) -> None:
                             "in the same folder (letters, digits, '.', '_', '-'; ending .yaml)")
     if name == path.name:
         raise HybridIRError(f"{path}: alpha_reference names the file itself")
-    if not (path.parent / name).is_file():
+    target = path.parent / name
+    if not target.is_file():
         raise HybridIRError(f"{path}: alpha_reference {name!r} not found in {path.parent}")
+    if target.resolve().parent != path.parent.resolve():
+        raise HybridIRError(f"{path}: alpha_reference {name!r} leads out of {path.parent} (a link?)")
+
+
+#: The settings in which the points of an alpha sweep may differ: the batch strategy and its alpha,
+#: and what names the run (its seed and output folder).
+_SWEEP_VARIES = frozenset({"strategy", "alpha", "seed", "output_dir"})
 
 
 def alpha_reference(exp: ExperimentConfig) -> ExperimentConfig | None:
     """The experiment named by ``exp.alpha_reference`` (read from beside ``exp``'s file, its results
-    under the same results root), or None without one. It must evaluate on the same questions."""
+    under the same results root), or None without one. It must evaluate on the same questions and
+    train with the same settings apart from the strategy and alpha, and name no reference itself."""
     if not exp.alpha_reference:
         return None
-    ref = load_experiment(Path(exp.source).parent / exp.alpha_reference, results_root=exp.results_dir)
-    settings = ("eval_dataset", "eval_languages", "candidate_text")
-    differ = [key for key in settings if getattr(ref, key) != getattr(exp, key)]
+    where = f"{exp.source}: alpha_reference {exp.alpha_reference}"
+    ref = load_experiment(Path(exp.source).parent / exp.alpha_reference, results_root=exp.results_dir,
+                          check_reference=False)
+    if ref.alpha_reference:
+        raise HybridIRError(f"{where} names a reference of its own: one level only")
+    differ = [key for key in ("eval_dataset", "eval_languages", "candidate_text", "eval_precision")
+              if getattr(ref, key) != getattr(exp, key)]
     if differ:
-        raise HybridIRError(f"{exp.source}: alpha_reference {exp.alpha_reference} evaluates differently "
-                            f"({', '.join(differ)}): its runs cannot be points of this sweep")
+        raise HybridIRError(f"{where} evaluates differently ({', '.join(differ)}): its runs cannot be points "
+                            "of this sweep")
+    seed = exp.seeds[0] if exp.seeds else 0
+    configs = [train_config(e, label, seed).to_dict() for e in (ref, exp) for label in e.strategies]
+    differ = sorted({key for c in configs[1:] for key in c
+                     if key not in _SWEEP_VARIES and c[key] != configs[0].get(key)})
+    if differ:
+        raise HybridIRError(f"{where} trains differently ({', '.join(differ)}): its runs cannot be points of "
+                            "this sweep")
     return ref
+
+
+def alpha_points(sweep: ExperimentConfig) -> dict[str, tuple[ExperimentConfig, str]]:
+    """The points of an alpha sweep, in the order of alpha: label (``alpha-0.25``) -> (experiment,
+    strategy label). The reference's strategies come first (X-Y is alpha = 0, X-X-mono alpha = 1),
+    then the sweep's own; two strategies with the same alpha are an error."""
+    from hybrid_ir.experiments.results import alpha_label, strategy_alpha
+
+    reference = alpha_reference(sweep)
+    seed = sweep.seeds[0] if sweep.seeds else 0
+    points: dict[float, tuple[ExperimentConfig, str]] = {}
+    for exp in ([reference] if reference else []) + [sweep]:
+        for label in exp.strategies:
+            cfg = train_config(exp, label, seed)
+            alpha = strategy_alpha(cfg.strategy, cfg.alpha)
+            if alpha in points:
+                other = points[alpha]
+                raise HybridIRError(f"{sweep.source}: {exp.name}/{label} and {other[0].name}/{other[1]} both have "
+                                    f"alpha = {alpha:g}: one run per point of the sweep")
+            points[alpha] = (exp, label)
+    return {alpha_label(a): points[a] for a in sorted(points)}
 
 
 def train_config(exp: ExperimentConfig, label: str, seed: int):

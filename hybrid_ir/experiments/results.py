@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.experiments.config import UNTUNED, ExperimentConfig, alpha_reference, train_config
+from hybrid_ir.experiments.config import UNTUNED, ExperimentConfig, alpha_points, train_config
 from hybrid_ir.experiments.records import load_run_result
 
 
@@ -218,25 +218,22 @@ def alpha_label(alpha: float) -> str:
 
 
 def alpha_sweep_values(sweep: ExperimentConfig) -> dict[str, dict[str, pd.DataFrame]]:
-    """:func:`seed_question_values` of every point of an alpha sweep, keyed by :func:`alpha_label`.
-
-    The points are the sweep's own strategies and, when it names an ``alpha_reference``, that
-    experiment's strategies (X-Y is alpha = 0, X-X-mono alpha = 1), each with the runs of the
-    sweep's seeds only, so that every point has the same seeds. The first experiment with a given
-    alpha provides it (the reference's, then the sweep's)."""
-    reference = alpha_reference(sweep)
+    """:func:`seed_question_values` of every point of an alpha sweep (:func:`alpha_points`), keyed
+    by :func:`alpha_label`, each with the runs of the sweep's seeds only, so that every point has
+    the same seeds. A point without such a finished run is left out (its comparisons: "not run")."""
     seeds = {f"seed{s}" for s in sweep.seeds}
+    by_experiment: dict[str, dict[str, dict[str, pd.DataFrame]]] = {}
     out: dict[str, dict[str, pd.DataFrame]] = {}
-    for exp in ([reference] if reference else []) + [sweep]:
-        for label, tables in seed_question_values(exp).items():
-            if label == UNTUNED:
-                continue
-            cfg = train_config(exp, label, exp.strategy_seeds(label)[0])
-            key = alpha_label(strategy_alpha(cfg.strategy, cfg.alpha))
-            kept = {metric: table[table.index.isin(seeds)] for metric, table in tables.items()}
-            if key not in out and len(kept["mono_ap"]):
-                out[key] = kept
-    return dict(sorted(out.items(), key=lambda item: float(item[0].removeprefix("alpha-"))))
+    for key, (exp, label) in alpha_points(sweep).items():
+        if exp.name not in by_experiment:
+            by_experiment[exp.name] = seed_question_values(exp)
+        tables = by_experiment[exp.name].get(label)
+        if tables is None:
+            continue
+        kept = {metric: table[table.index.isin(seeds)] for metric, table in tables.items()}
+        if len(kept["mono_ap"]):
+            out[key] = kept
+    return out
 
 
 def compare_runs(first: str | Path, second: str | Path, ds=None) -> pd.DataFrame:

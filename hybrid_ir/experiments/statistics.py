@@ -16,7 +16,7 @@ import pandas as pd
 
 from hybrid_ir.atomic import atomic_path, write_json
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.experiments.config import UNTUNED, ExperimentConfig
+from hybrid_ir.experiments.config import UNTUNED, ExperimentConfig, alpha_points
 from hybrid_ir.experiments.records import broken_message, contained, run_key, run_states
 from hybrid_ir.experiments.results import (
     METRICS,
@@ -110,8 +110,8 @@ def write_claims(exp: ExperimentConfig, n_resamples: int = 10_000) -> None:
     )
 
     if exp.alpha_reference:  # an alpha sweep: neighbouring alphas (no power table: one seed per alpha)
-        values = alpha_sweep_values(exp)
-        table = claims_table(values, alpha_claims(list(values)), n_resamples=n_resamples)
+        table = claims_table(alpha_sweep_values(exp), alpha_claims(list(alpha_points(exp))),
+                             n_resamples=n_resamples)
         with atomic_path(exp.folder / "claims.csv") as tmp:
             table.to_csv(tmp, index=False, float_format="%.6g")
         return
