@@ -236,3 +236,30 @@ def test_record_times_refuses_a_partial_build(capsys) -> None:
             build_book.main(argv)
         assert stop.value.code == 2
         assert "--record-times needs a full build" in capsys.readouterr().err
+
+
+def test_a_chapter_timed_in_the_default_profile_says_measured(monkeypatch, tmp_path) -> None:
+    """tools/time_chapters.py's record turns the default profile's estimate into a measured time, for
+    the chapters it timed only; a damaged record is one line."""
+    import json
+
+    from hybrid_ir.book import profiles, timing
+
+    record = tmp_path / "chapter_times_default.json"
+    entry = {"seconds": 719.0, "machine": "Test CPU, 2 cores", "date": "2026-12-01", "commit": "abc",
+             "network": "offline"}
+    record.write_text(json.dumps({"profile": "default", "chapters": {"04_evaluation.ipynb": entry,
+                                                                     "01_data.ipynb": {**entry, "seconds": 42}}}))
+    monkeypatch.setattr(timing, "profile_times_path", lambda profile: record if profile == "default" else None)
+    monkeypatch.setattr(profiles, "has_gpu", lambda: False)
+    monkeypatch.setattr(timing, "_recorded_cpu_rates", lambda: (0.25, 100.0))
+    default = profiles.PROFILES["default"]
+    line = timing.expected_time(default, "04_evaluation")
+    assert "the default profile ran this chapter in 12 min (measured 2026-12-01, offline, Test CPU, 2 cores)" in line
+    assert "estimate" not in line
+    assert "ran it in under a minute (measured" in timing.expected_time(default, "01_data")
+    assert "estimate about 30 min" in timing.expected_time(default, "03_training")  # not timed: estimated
+    assert timing.measured_in_profile("04_evaluation", "colab") is None
+    record.write_text('{"profile": "default"}')
+    with pytest.raises(HybridIRError, match="not a record of chapter times"):
+        timing.measured_in_profile("04_evaluation", "default")

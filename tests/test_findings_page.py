@@ -177,3 +177,18 @@ def test_build_writes_the_measured_chapter_times(tmp_path: Path) -> None:
     assert f"| [{title}](../notebooks/01_data.ipynb) | 12 s |" in text and "| 61 s |" in text
     assert "not timed (reused)" in text and build.machine() in text
     assert "<!-- timings -->" in (ROOT / "book" / "reproducibility.md").read_text(encoding="utf-8")
+
+
+def test_the_time_tool_refuses_the_ci_profile_and_unknown_chapters(capsys) -> None:
+    """tools/time_chapters.py times profiles other than ci (make book times ci), named chapters only."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("time_chapters", ROOT / "tools" / "time_chapters.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    for argv, message in ((["--profile", "ci"], "the ci profile is timed by"),
+                          (["--profile", "fast"], "--profile must be one of"),
+                          (["--only", "99_nothing"], "no chapter 99_nothing")):
+        with pytest.raises(SystemExit) as stop:
+            tool.main(argv)
+        assert stop.value.code == 2 and message in capsys.readouterr().err

@@ -118,14 +118,9 @@ TIMINGS_MARKER = "<!-- timings -->"
 
 def machine() -> str:
     """'Intel(R) Xeon(R) Processor, 2 cores': the CPU this build ran on (from /proc/cpuinfo)."""
-    model = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"{model}, {os.cpu_count()} cores"
+    from hybrid_ir.book.timing import machine_name
+
+    return machine_name()
 
 
 def chapter_title(nb: Path) -> str:
@@ -155,15 +150,21 @@ def record_times(timings: dict[str, float], profile: str) -> None:
 def write_timings(page: Path, timings: dict[str, float], profile: str) -> None:
     """Fill the reproducibility page's table of chapter times with this build's measured ones."""
     from hybrid_ir.book.profiles import PROFILES
-    from hybrid_ir.book.timing import _recorded_cpu_rates, cpu_estimate
+    from hybrid_ir.book.timing import (
+        _recorded_cpu_rates,
+        cpu_estimate,
+        measured_in_profile,
+        measured_text,
+    )
 
     text = page.read_text(encoding="utf-8")
     if TIMINGS_MARKER not in text:
         raise SystemExit(f"{page}: the marker {TIMINGS_MARKER} for the timings is missing")
     rows = [f"```{{table}} Execution time of each chapter: measured by the build that made this page "
-            f"(profile {profile}, {machine()}); the default profile's times are estimates from its sizes and the "
-            "rates the recorded runs measured on 2 CPU cores (not timed runs of the chapters); no GPU time is "
-            "measured yet.\n"
+            f"(profile {profile}, {machine()}); the default profile's times are measured where the cell says "
+            "so (tools/time_chapters.py, alone on the machine named, without network) and elsewhere estimated "
+            "from its sizes and the rates the recorded runs measured on 2 CPU cores; no GPU time is measured "
+            "yet.\n"
             ":name: tab-chapter-times\n",
             f"| chapter | {profile} profile, this build | default profile, 2-core CPU | Colab profile, GPU |",
             "|---|---|---|---|"]
@@ -171,8 +172,12 @@ def write_timings(page: Path, timings: dict[str, float], profile: str) -> None:
     for nb in notebooks(ROOT / "_toc.yml"):
         seconds = timings.get(nb.name)
         measured = f"{seconds:.0f} s" if seconds is not None else "not timed (reused)"
+        timed = measured_in_profile(nb.stem, "default")
         estimate = cpu_estimate(PROFILES["default"], nb.stem, rates)
-        estimate = estimate if estimate == "not estimated" else f"estimate: {estimate}"
+        if timed is not None:
+            estimate = measured_text(timed)
+        elif estimate != "not estimated":
+            estimate = f"estimate: {estimate}"
         rows.append(f"| [{chapter_title(nb)}](../notebooks/{nb.stem}.ipynb) | {measured} | {estimate} "
                     "| not measured |")
     page.write_text(text.replace(TIMINGS_MARKER, "\n".join(rows) + "\n```\n"), encoding="utf-8")

@@ -2,8 +2,9 @@
 
 Computed from the profile's sizes and *measured* rates: the CPU rates are the medians of the recorded
 runs (``results/``); the ``ci`` profile's times are measured, chapter by chapter, by a full build
-(``book/chapter_times.json``, written by ``tools/build_book.py --record-times``); GPU times are said
-to be unmeasured until they are.
+(``book/chapter_times.json``, written by ``tools/build_book.py --record-times``); another profile's
+times are measured where ``tools/time_chapters.py`` timed a chapter (``book/chapter_times_<profile>.json``)
+and estimated elsewhere; GPU times are said to be unmeasured until they are.
 """
 
 from __future__ import annotations
@@ -82,6 +83,61 @@ def measured_seconds(chapter: str) -> tuple[float, str] | None:
                             "tools/build_book.py --record-times") from None
 
 
+#: Where ``tools/time_chapters.py`` records the chapters it timed in a profile other than ``ci``,
+#: chapter by chapter (``{profile}`` is the profile's name), relative to the repository root.
+PROFILE_TIMES = "book/chapter_times_{profile}.json"
+
+
+def machine_name() -> str:
+    """'Intel(R) Xeon(R) Processor, 2 cores': this machine's CPU (from /proc/cpuinfo) and core count."""
+    import os
+
+    model = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def profile_times_path(profile: str) -> Path | None:
+    """The repository's :data:`PROFILE_TIMES` file of ``profile`` (None outside a checkout)."""
+    root = repo_root()
+    return None if root is None else root / PROFILE_TIMES.format(profile=profile)
+
+
+def measured_in_profile(chapter: str, profile: str) -> dict | None:
+    """What ``tools/time_chapters.py`` measured for ``chapter`` in ``profile``: ``seconds``,
+    ``machine``, ``date``, ``commit``, ``network``; None when it was not timed there."""
+    path = profile_times_path(profile)
+    if path is None or not path.is_file():
+        return None
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))["chapters"].get(f"{chapter}.ipynb")
+        if entry is None:
+            return None
+        return {**entry, "seconds": float(entry["seconds"])}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise HybridIRError(f"{path}: not a record of chapter times ({exc}); time the chapters again with "
+                            "tools/time_chapters.py") from None
+
+
+def minutes_text(seconds: float) -> str:
+    """``under a minute`` / ``12 min`` (rounded to whole minutes).
+
+    >>> minutes_text(42.0), minutes_text(719.0)
+    ('under a minute', '12 min')
+    """
+    return "under a minute" if seconds < 60 else f"{seconds / 60:,.0f} min"
+
+
+def measured_text(entry: dict) -> str:
+    """``12 min (measured 2026-12-01, offline, Intel ..., 2 cores)`` for a :func:`measured_in_profile` entry."""
+    return f"{minutes_text(entry['seconds'])} (measured {entry['date']}, {entry['network']}, {entry['machine']})"
+
+
 def cpu_estimate(prof: Profile, chapter: str, rates: tuple[float, float] | None = None) -> str:
     """``about 30 min``: the live work of ``chapter`` in ``prof`` at the recorded 2-core CPU rates
     (``rates``, default :func:`_recorded_cpu_rates`): an estimate, the profile's sizes times measured
@@ -124,6 +180,9 @@ def expected_time(prof: Profile, chapter: str) -> str:
     ci = (f"the ci build ran this chapter in {measured[0]:.0f} s ({measured[1]})" if measured
           else "the ci build's time of this chapter is not recorded yet")
     if work is None:
+        timed = None if prof.name == "ci" else measured_in_profile(chapter, prof.name)
+        if timed is not None:
+            return f"no live training or evaluation: the {prof.name} profile ran it in {measured_text(timed)}; {ci}"
         return f"no live training or evaluation: about a minute; {ci}"
     texts = _live_texts(prof, work)
     parts = []
@@ -136,6 +195,9 @@ def expected_time(prof: Profile, chapter: str) -> str:
         return f"{plan}; {ci}"
     if profiles.has_gpu():
         return f"{plan}; on a GPU: not measured for this chapter (estimate: minutes); {ci}"
+    timed = measured_in_profile(chapter, prof.name)
+    if timed is not None:
+        return f"{plan}; the {prof.name} profile ran this chapter in {measured_text(timed)}; {ci}"
     rates = _recorded_cpu_rates()
     if rates is None or not _rates_apply(prof, work):
         return f"{plan}; no measured rate for this model on a CPU; {ci}"
