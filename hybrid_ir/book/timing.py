@@ -134,8 +134,10 @@ def minutes_text(seconds: float) -> str:
 
 
 def measured_text(entry: dict) -> str:
-    """``12 min (measured 2026-12-01, offline, Intel ..., 2 cores)`` for a :func:`measured_in_profile` entry."""
-    return f"{minutes_text(entry['seconds'])} (measured {entry['date']}, {entry['network']}, {entry['machine']})"
+    """``12 min (measured 2026-12-01, offline, empty cache, Intel ..., 2 cores)`` for a
+    :func:`measured_in_profile` entry."""
+    cache = f", {entry['cache']} cache" if entry.get("cache") else ""
+    return f"{minutes_text(entry['seconds'])} (measured {entry['date']}, {entry['network']}{cache}, {entry['machine']})"
 
 
 def cpu_estimate(prof: Profile, chapter: str, rates: tuple[float, float] | None = None) -> str:
