@@ -150,21 +150,18 @@ def record_times(timings: dict[str, float], profile: str) -> None:
 def write_timings(page: Path, timings: dict[str, float], profile: str) -> None:
     """Fill the reproducibility page's table of chapter times with this build's measured ones."""
     from hybrid_ir.book.profiles import PROFILES
-    from hybrid_ir.book.timing import (
-        _recorded_cpu_rates,
-        cpu_estimate,
-        measured_in_profile,
-        measured_text,
-    )
+    from hybrid_ir.book.timing import _recorded_cpu_rates, measured_conditions, profile_time_text
 
     text = page.read_text(encoding="utf-8")
     if TIMINGS_MARKER not in text:
         raise SystemExit(f"{page}: the marker {TIMINGS_MARKER} for the timings is missing")
+    stems = [nb.stem for nb in notebooks(ROOT / "_toc.yml")]
+    how = measured_conditions("default", stems)
+    default = (f"the default profile's times are measured where the cell says so (tools/time_chapters.py, alone "
+               f"on the machine, {how}) and elsewhere " if how else "the default profile's times are ")
     rows = [f"```{{table}} Execution time of each chapter: measured by the build that made this page "
-            f"(profile {profile}, {machine()}); the default profile's times are measured where the cell says "
-            "so (tools/time_chapters.py, alone on the machine named, without network) and elsewhere estimated "
-            "from its sizes and the rates the recorded runs measured on 2 CPU cores; no GPU time is measured "
-            "yet.\n"
+            f"(profile {profile}, {machine()}); {default}estimated from its sizes and the rates the recorded "
+            "runs measured on 2 CPU cores; no GPU time is measured yet.\n"
             ":name: tab-chapter-times\n",
             f"| chapter | {profile} profile, this build | default profile, 2-core CPU | Colab profile, GPU |",
             "|---|---|---|---|"]
@@ -172,12 +169,7 @@ def write_timings(page: Path, timings: dict[str, float], profile: str) -> None:
     for nb in notebooks(ROOT / "_toc.yml"):
         seconds = timings.get(nb.name)
         measured = f"{seconds:.0f} s" if seconds is not None else "not timed (reused)"
-        timed = measured_in_profile(nb.stem, "default")
-        estimate = cpu_estimate(PROFILES["default"], nb.stem, rates)
-        if timed is not None:
-            estimate = measured_text(timed)
-        elif estimate != "not estimated":
-            estimate = f"estimate: {estimate}"
+        estimate = profile_time_text(PROFILES["default"], nb.stem, rates)
         rows.append(f"| [{chapter_title(nb)}](../notebooks/{nb.stem}.ipynb) | {measured} | {estimate} "
                     "| not measured |")
     page.write_text(text.replace(TIMINGS_MARKER, "\n".join(rows) + "\n```\n"), encoding="utf-8")

@@ -140,6 +140,38 @@ def measured_text(entry: dict) -> str:
     return f"{minutes_text(entry['seconds'])} (measured {entry['date']}, {entry['network']}{cache}, {entry['machine']})"
 
 
+def profile_time_text(prof: Profile, chapter: str, rates: tuple[float, float] | None = None) -> str:
+    """The time of ``chapter`` in ``prof`` on a 2-core CPU for the reproducibility page's table:
+    ``2 min (measured)`` where ``tools/time_chapters.py`` timed it (a chapter whose online run
+    downloads a corpus, timed offline, keeps the online estimate beside it), else ``estimate: ...``
+    or ``not estimated``. The table's caption says how and where (:func:`measured_conditions`)."""
+    timed = measured_in_profile(chapter, prof.name)
+    estimate = cpu_estimate(prof, chapter, rates)
+    if timed is None:
+        return estimate if estimate == "not estimated" else f"estimate: {estimate}"
+    return f"{minutes_text(timed['seconds'])} (measured)" + _online_note(timed, chapter, estimate)
+
+
+def measured_conditions(profile: str, chapters: list[str]) -> str | None:
+    """How the timed chapters of ``profile`` were measured, for a caption: ``on 2026-12-01, offline,
+    each chapter with an empty cache, on Intel ..., 2 cores``; None when none was timed."""
+    entries = [e for e in (measured_in_profile(c, profile) for c in chapters) if e is not None]
+    if not entries:
+        return None
+
+    def values(key: str) -> str:
+        return " and ".join(sorted({str(e.get(key, "unknown")) for e in entries}))
+
+    return (f"on {values('date')}, {values('network')}, each chapter with an {values('cache')} cache, "
+            f"on {values('machine')}")
+
+
+def _online_note(timed: dict, chapter: str, estimate: str) -> str:
+    if timed.get("network") == "offline" and CHAPTER_WORK.get(chapter, {}).get("extra_texts"):
+        return f"; online, with the corpus it downloads: estimate {estimate}"
+    return ""
+
+
 def cpu_estimate(prof: Profile, chapter: str, rates: tuple[float, float] | None = None) -> str:
     """``about 30 min``: the live work of ``chapter`` in ``prof`` at the recorded 2-core CPU rates
     (``rates``, default :func:`_recorded_cpu_rates`): an estimate, the profile's sizes times measured
@@ -191,7 +223,8 @@ def expected_time(prof: Profile, chapter: str) -> str:
     if work["train_runs"]:
         parts.append(f"{work['train_runs']:g} training run(s) of {prof.train_steps} steps x {prof.batch_size} triplets")
     if texts:
-        parts.append(f"about {texts:,.0f} texts encoded")
+        online = " (online: with the corpus it downloads)" if work.get("extra_texts") and prof.name != "ci" else ""
+        parts.append(f"about {texts:,.0f} texts encoded{online}")
     plan = ", ".join(parts) or "no live training and no large encoding"
     if prof.name == "ci":
         return f"{plan}; {ci}"
@@ -199,7 +232,8 @@ def expected_time(prof: Profile, chapter: str) -> str:
         return f"{plan}; on a GPU: not measured for this chapter (estimate: minutes); {ci}"
     timed = measured_in_profile(chapter, prof.name)
     if timed is not None:
-        return f"{plan}; the {prof.name} profile ran this chapter in {measured_text(timed)}; {ci}"
+        note = _online_note(timed, chapter, cpu_estimate(prof, chapter))
+        return f"{plan}; the {prof.name} profile ran this chapter in {measured_text(timed)}{note}; {ci}"
     rates = _recorded_cpu_rates()
     if rates is None or not _rates_apply(prof, work):
         return f"{plan}; no measured rate for this model on a CPU; {ci}"
