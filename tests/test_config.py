@@ -159,6 +159,7 @@ def test_expected_time_is_computed_from_sizes_and_recorded_rates(monkeypatch) ->
     from hybrid_ir.book import profiles, timing
 
     monkeypatch.setattr(profiles, "has_gpu", lambda: False)
+    monkeypatch.setattr(timing, "profile_times_path", lambda profile: None)  # no chapter timed: estimates
     default = profiles.PROFILES["default"]
     line = timing.expected_time(default, "03_training")
     assert f"{default.train_steps} steps x {default.batch_size} triplets" in line and "min" in line
@@ -207,6 +208,7 @@ def test_first_cell_gives_the_measured_ci_time_and_labels_estimates(monkeypatch,
     record.write_text(json.dumps({"profile": "ci", "machine": "Test CPU, 2 cores",
                                   "seconds": {"03_training.ipynb": 55.5}}), encoding="utf-8")
     monkeypatch.setattr(timing, "chapter_times_path", lambda: record)
+    monkeypatch.setattr(timing, "profile_times_path", lambda profile: None)
     monkeypatch.setattr(profiles, "has_gpu", lambda: False)
     monkeypatch.setattr(timing, "_recorded_cpu_rates", lambda: (0.25, 100.0))
     assert timing.measured_seconds("03_training") == (55.5, "Test CPU, 2 cores")
