@@ -239,12 +239,31 @@ def alpha_reference(exp: ExperimentConfig) -> ExperimentConfig | None:
     return ref
 
 
+def strategy_alpha(strategy: str, alpha: float) -> float:
+    """The share of monolingual batches a strategy gives: cross = 0, mono = 1, hybrid = ``alpha``.
+
+    >>> strategy_alpha("cross", 0.5), strategy_alpha("hybrid", 0.25), strategy_alpha("mono", 0.5)
+    (0.0, 0.25, 1.0)
+    """
+    shares = {"cross": 0.0, "mono": 1.0, "hybrid": float(alpha)}
+    if strategy not in shares:
+        raise HybridIRError(f"unknown strategy {strategy!r}; expected one of {sorted(shares)}")
+    return shares[strategy]
+
+
+def alpha_label(alpha: float) -> str:
+    """The label of one point of an alpha sweep.
+
+    >>> alpha_label(0.0), alpha_label(0.25), alpha_label(1.0)
+    ('alpha-0', 'alpha-0.25', 'alpha-1')
+    """
+    return f"alpha-{alpha:g}"
+
+
 def alpha_points(sweep: ExperimentConfig) -> dict[str, tuple[ExperimentConfig, str]]:
     """The points of an alpha sweep, in the order of alpha: label (``alpha-0.25``) -> (experiment,
     strategy label). The reference's strategies come first (X-Y is alpha = 0, X-X-mono alpha = 1),
     then the sweep's own; two strategies with the same alpha are an error."""
-    from hybrid_ir.experiments.results import alpha_label, strategy_alpha
-
     reference = alpha_reference(sweep)
     seed = sweep.seeds[0] if sweep.seeds else 0
     points: dict[float, tuple[ExperimentConfig, str]] = {}

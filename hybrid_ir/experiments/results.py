@@ -13,7 +13,13 @@ import numpy as np
 import pandas as pd
 
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.experiments.config import UNTUNED, ExperimentConfig, alpha_points, train_config
+from hybrid_ir.experiments.config import (
+    UNTUNED,
+    ExperimentConfig,
+    alpha_points,
+    strategy_alpha,
+    train_config,
+)
 from hybrid_ir.experiments.records import load_run_result
 
 
@@ -175,18 +181,6 @@ def mean_pair_matrix(exp: ExperimentConfig, label: str, metric: str = "map") -> 
     return out
 
 
-def strategy_alpha(strategy: str, alpha: float) -> float:
-    """The share of monolingual batches a strategy gives: cross = 0, mono = 1, hybrid = ``alpha``.
-
-    >>> strategy_alpha("cross", 0.5), strategy_alpha("hybrid", 0.25), strategy_alpha("mono", 0.5)
-    (0.0, 0.25, 1.0)
-    """
-    shares = {"cross": 0.0, "mono": 1.0, "hybrid": float(alpha)}
-    if strategy not in shares:
-        raise HybridIRError(f"unknown strategy {strategy!r}; expected one of {sorted(shares)}")
-    return shares[strategy]
-
-
 def alpha_sweep(experiments: list[ExperimentConfig], seed: int = 0) -> pd.DataFrame:
     """One row per finished run of ``seed`` in ``experiments``, sorted by its alpha.
 
@@ -206,15 +200,6 @@ def alpha_sweep(experiments: list[ExperimentConfig], seed: int = 0) -> pd.DataFr
                              "run": f"{exp.name}/{label}/seed{seed}", **table.loc["Mean"].to_dict()})
     frame = pd.DataFrame(rows)
     return frame.sort_values("alpha", kind="stable", ignore_index=True) if rows else frame
-
-
-def alpha_label(alpha: float) -> str:
-    """The label of one point of an alpha sweep.
-
-    >>> alpha_label(0.0), alpha_label(0.25), alpha_label(1.0)
-    ('alpha-0', 'alpha-0.25', 'alpha-1')
-    """
-    return f"alpha-{alpha:g}"
 
 
 def alpha_sweep_values(sweep: ExperimentConfig) -> dict[str, dict[str, pd.DataFrame]]:
