@@ -70,11 +70,25 @@ def page_text(path: Path) -> str:
 
 
 def test_rendered_pages_use_none_of_the_forbidden_phrases() -> None:
+    """No forbidden phrase, and no negative zero at any precision ("-0.0000", "-0.00000"); a phrase
+    that ends in a digit is matched as a whole number ("-0.00009" is not "-0.0000")."""
+    import re
+
+    patterns = [re.escape(p) + (r"(?!\d)" if p[-1].isdigit() else "") for p in FORBIDDEN]
+    patterns.append(r"(?<![\w.])-0\.0+(?![\d])")
     found = []
     for path in rendered_pages():
         text = page_text(path)
-        found += [f"{path.relative_to(HTML)}: {phrase!r}" for phrase in FORBIDDEN if phrase in text]
+        found += [f"{path.relative_to(HTML)}: {m.group(0)!r}" for p in patterns for m in re.finditer(p, text)]
     assert not found, "\n".join(found)
+
+
+def test_the_negative_zero_check_tells_a_small_number_from_zero() -> None:
+    import re
+
+    zero = r"(?<![\w.])-0\.0+(?![\d])"
+    assert re.search(zero, "CI -0.0000 to") and re.search(zero, "(-0.00000)")
+    assert not re.search(zero, "CI -0.00009 to +0.0002") and not re.search(zero, "alpha-0.0/model")
 
 
 def test_intro_verdicts_are_the_claim_rows() -> None:

@@ -124,7 +124,8 @@ def forest_plot(overview: pd.DataFrame, path: str | Path) -> Path:
         ax.set_ylim(len(panel) - 0.5, -0.5)
         ax.set_xlabel("a − b, ranks" if panel and panel[0].startswith("less-bias") else "a − b, mAP")
     handles = [plt.Line2D([], [], color=c, marker="o", linestyle="none", label=label) for label, c in colors.items()]
-    handles += [plt.Line2D([], [], color="0.3", marker="o", markerfacecolor="white", linestyle="none", label="undecided"),
+    handles += [plt.Line2D([], [], color="0.3", marker="o", linestyle="none", label="holds"),
+                plt.Line2D([], [], color="0.3", marker="o", markerfacecolor="white", linestyle="none", label="undecided"),
                 plt.Line2D([], [], color="0.3", marker="D", linestyle="none", label="equivalent"),
                 plt.Line2D([], [], color="0.3", marker="X", linestyle="none", label="does not hold / opposite"),
                 plt.Line2D([], [], color="black", marker="x", linestyle="none", label="paper, XLM-R"),

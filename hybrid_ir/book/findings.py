@@ -125,10 +125,10 @@ def _other_findings(root: Path) -> list[str]:
         hyb = exposure[(exposure.experiment == exp128.name) & (exposure.strategy == "hybrid")]
         mono = exposure[(exposure.experiment == main.name) & (exposure.strategy == "x-x-mono")]
         lines.append(
-            f"**Equal steps are not equal data.** With a coin per batch, hybrid trained for twice the steps (in "
-            f"expectation X-X-mono's number of monolingual batches at the main experiment's steps) drew "
-            f"{hyb['mono batches'].mean():.0f} monolingual batches on average (runs: "
-            f"{', '.join(str(int(v)) for v in hyb['mono batches'])}) against X-X-mono's "
+            f"**Equal steps are not equal data.** Trained for twice the steps, hybrid expects the number of "
+            f"monolingual batches X-X-mono trains on in the main experiment (a coin decides each batch); "
+            f"its runs drew {', '.join(str(int(v)) for v in hyb['mono batches'])} "
+            f"(mean {hyb['mono batches'].mean():.0f}) against X-X-mono's "
             f"{mono['mono batches'].mean():.0f}, with a different learning-rate schedule and number of epochs; "
             f"the controlled exposure experiment {'above' if not ran.empty else '(no verdict recorded yet)'} "
             f"holds those equal {_where(exp128, CH11)}.")

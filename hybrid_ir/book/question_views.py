@@ -89,13 +89,21 @@ def plot_alpha_tradeoff(frame: pd.DataFrame) -> Figure:
     ax.plot(frame["cross_map"], frame["mono_map"], "-", color="0.6")
     ax.scatter(frame["cross_map"], frame["mono_map"], s=50, color=STRATEGY_COLORS["hybrid"],
                zorder=3)
-    lowest = frame["mono_map"].min()
+    middle = (frame["cross_map"].min() + frame["cross_map"].max()) / 2
+    rightmost = frame["cross_map"].max()
     for alpha, cross, mono in zip(frame["alpha"], frame["cross_map"], frame["mono_map"],
                                   strict=True):
-        below = mono == lowest  # the lowest label goes under its point, clear of its neighbours
-        ax.annotate(f"alpha={alpha:g}", (cross, mono), textcoords="offset points",
-                    xytext=(6, -6 if below else 5), va="top" if below else "bottom", fontsize=8)
-    ax.margins(x=0.18, y=0.12)  # room for the labels inside the axes
+        # the rightmost label to the right of its point; the others in the right half below and
+        # to the left, clear of the line that comes from above; the left half above and right
+        if cross == rightmost:
+            where = {"xytext": (8, 0), "ha": "left", "va": "center"}
+        elif cross > middle:
+            where = {"xytext": (-7, -5), "ha": "right", "va": "top"}
+        else:
+            where = {"xytext": (7, 5), "ha": "left", "va": "bottom"}
+        ax.annotate(f"alpha={alpha:g}", (cross, mono), textcoords="offset points", fontsize=8,
+                    **where)
+    ax.margins(x=0.25, y=0.15)  # room for the labels inside the axes
     ax.set_xlabel("cross mAP")
     ax.set_ylabel("mono mAP")
     return fig

@@ -72,6 +72,32 @@ def _parallel_questions(run: Path) -> int:
         return len({row["parallel_id"] for row in csv.DictReader(f)})
 
 
+def plan_text(exp: ExperimentConfig) -> str:
+    """The runs of an experiment in words: ``3 strategies x 3 seeds``, or per strategy when they
+    differ, with ``; k of n runs recorded so far`` until every planned run is recorded.
+
+    Names the strategies as the configuration does (``x-x-mono-64 6, hybrid-128 6 ...``)."""
+    from hybrid_ir.book.vocabulary import strategy_name
+    from hybrid_ir.experiments.result_tables import finished
+
+    counts = {label: len(exp.strategy_seeds(label)) for label in exp.strategies}
+    if len(set(counts.values())) == 1:
+        text = f"{len(counts)} strategies x {next(iter(counts.values()))} seeds"
+    else:
+        text = ", ".join(f"{strategy_name(label)}: {n} seeds" for label, n in counts.items())
+    done, planned = finished(exp)
+    return text if done >= planned else f"{text}; {done} of {planned} runs recorded so far"
+
+
+def _drawn_range(exp: ExperimentConfig) -> str:
+    """``55 to 62``: the fewest and most monolingual batches a hybrid run of ``exp`` drew."""
+    from hybrid_ir.experiments.result_tables import exposure_table
+
+    table = exposure_table([exp])
+    drawn = table.loc[table.strategy == "hybrid", "mono batches"]
+    return "not recorded yet" if drawn.empty else f"{int(drawn.min())} to {int(drawn.max())}"
+
+
 def book_settings(results: str | Path) -> dict[str, str]:
     """Every value the Markdown pages substitute, as display strings, from the ``results/`` folder."""
     results = Path(results)
@@ -103,6 +129,11 @@ def book_settings(results: str | Path) -> dict[str, str]:
         "profile_lengths": _lengths(PROFILES["default"]),
         "colab_lengths": _lengths(PROFILES["colab"]),
         **_cut_shares(results / "token_lengths.json"),
+        "main_plan": plan_text(main),
+        "reverse_plan": plan_text(recorded_experiment("xquad-to-mlqa", results)),
+        "long_plan": plan_text(long),
+        "controlled_plan": plan_text(recorded_experiment("mlqa-to-xquad-controlled", results)),
+        "long_drawn": _drawn_range(long),
     }
 
 

@@ -117,12 +117,20 @@ def readable(
     column_digits: Mapping[str, int] | None = None,
     *,
     signed: tuple[str, ...] = (),
+    row_digits: Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
     """``frame`` renamed for a reader (:func:`label`) with every value formatted (:func:`number`).
 
-    ``column_digits`` overrides :data:`DIGITS` by (renamed) column; columns named in ``signed``
-    print a sign (differences, through :func:`~hybrid_ir.book.vocabulary.signed`). Columns named
-    ``p``/``p (Holm)`` print as :func:`~hybrid_ir.book.vocabulary.p_value`.
+    ``column_digits`` overrides :data:`DIGITS` by (renamed) column; ``row_digits`` by a row whose
+    (renamed) index holds that label at any level (rows that mix metrics: ``{"rank distance": 1}``);
+    columns named in ``signed`` print a sign (differences, through
+    :func:`~hybrid_ir.book.vocabulary.signed`). Columns named ``p``/``p (Holm)`` print as
+    :func:`~hybrid_ir.book.vocabulary.p_value`.
+
+    >>> frame = pd.DataFrame({"seed 0": [0.01234, -187.528]},
+    ...                      index=pd.Index(["mono_map", "rank_distance"], name="metric"))
+    >>> readable(frame, 4, row_digits={"rank distance": 1})["seed 0"].tolist()
+    ['0.0123', '-187.5']
     """
     out = frame.copy()
     out = out.rename(columns=label, index=label)
@@ -139,6 +147,7 @@ def readable(
     else:
         out.index = pd.Index([_index_value(x) for x in out.index], name=out.index.name)
     wanted = {**DIGITS, **(column_digits or {})}
+    by_row = [_row_digits(key, row_digits or {}) for key in out.index]
     for col in out.columns:
         name = col[-1] if isinstance(col, tuple) else col
         top = col[0] if isinstance(col, tuple) else col
@@ -147,8 +156,17 @@ def readable(
             out[col] = [v if isinstance(v, str) else p_value(_python(v)) for v in out[col]]
         else:
             sign = name in signed or top in signed
-            out[col] = [number(_python(v), k, signed=sign) for v in out[col]]
+            out[col] = [number(_python(v), k if r is None else r, signed=sign)
+                        for v, r in zip(out[col], by_row, strict=True)]
     return out
+
+
+def _row_digits(key: object, row_digits: Mapping[str, int]) -> int | None:
+    """The digits ``row_digits`` gives the row with index ``key`` (any level), or None."""
+    for part in key if isinstance(key, tuple) else (key,):
+        if part in row_digits:
+            return row_digits[part]
+    return None
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
