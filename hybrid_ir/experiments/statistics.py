@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from itertools import combinations
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -52,8 +53,7 @@ def aggregate(exp: ExperimentConfig, n_permutations: int = 10_000, *, partial: b
     done = _without(exp, set(broken)) if broken else exp
     runs = collect(done)
     folder.mkdir(parents=True, exist_ok=True)
-    with atomic_path(folder / "summary.csv") as tmp:
-        runs.to_csv(tmp, index=False, float_format="%.6g")
+    write_table(folder / "summary.csv", runs)
     stats: dict[str, Any] = {}
     for label, group in runs.groupby("strategy", sort=False):
         stats[label] = {
@@ -63,14 +63,19 @@ def aggregate(exp: ExperimentConfig, n_permutations: int = 10_000, *, partial: b
             for m in METRICS
         }
     sig = significance(done, n_permutations=n_permutations)
-    with atomic_path(folder / "significance.csv") as tmp:
-        sig.to_csv(tmp, index=False, float_format="%.6g")
+    write_table(folder / "significance.csv", sig)
     summary = {"experiment": exp.name, "eval_dataset": exp.eval_dataset, "strategies": stats,
                "runs": len(runs), "runs_expected": len(states), "complete": not pending and not broken,
                "pending": pending, "left_out": broken}
     write_json(folder / "summary.json", summary)
     write_claims(done, n_resamples=n_permutations)
     return summary
+
+
+def write_table(path: Path, table: pd.DataFrame) -> None:
+    """One result table as CSV (six significant digits), written atomically."""
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
 
 
 def completeness(summary: dict[str, Any]) -> str:
@@ -112,21 +117,18 @@ def write_claims(exp: ExperimentConfig, n_resamples: int = 10_000) -> None:
     if exp.alpha_reference:  # an alpha sweep: neighbouring alphas (no power table: one seed per alpha)
         table = claims_table(alpha_sweep_values(exp), alpha_claims(list(alpha_points(exp))),
                              n_resamples=n_resamples)
-        with atomic_path(exp.folder / "claims.csv") as tmp:
-            table.to_csv(tmp, index=False, float_format="%.6g")
+        write_table(exp.folder / "claims.csv", table)
         return
     values = seed_question_values(exp)
     claims = experiment_claims(list(values))
     if claims:
         for name, table in (("claims.csv", claims_table(values, claims, n_resamples=n_resamples)),
                             ("power.csv", power_table(values, claims, dataset=exp.eval_dataset))):
-            with atomic_path(exp.folder / name) as tmp:
-                table.to_csv(tmp, index=False, float_format="%.6g")
+            write_table(exp.folder / name, table)
     tatoeba = tatoeba_seed_values(exp)
     if len(tatoeba) >= 2:
         table = claims_table(tatoeba, tatoeba_comparisons(list(tatoeba)), n_resamples=n_resamples)
-        with atomic_path(exp.folder / "tatoeba_claims.csv") as tmp:
-            table.to_csv(tmp, index=False, float_format="%.6g")
+        write_table(exp.folder / "tatoeba_claims.csv", table)
 
 
 def tatoeba_comparisons(labels: list[str]) -> list:
