@@ -154,6 +154,22 @@ def test_equal_steps_finding_gives_the_drawn_batches(data_dir: Path) -> None:
     assert "as many monolingual batches as" not in text
 
 
+def test_tatoeba_finding_counts_the_runs_scored_on_tatoeba(data_dir: Path) -> None:
+    """The Tatoeba sentence says how many runs carry a Tatoeba score, not how many runs the experiment
+    has recorded (a reader would take the second for the first)."""
+    text = findings_markdown(results_dir())
+    sentence = text[text.index("**Tatoeba bitext retrieval**"):].split("\n")[0]
+    folder = results_dir() / "mlqa-r_to_xquad-r"
+    scored = len(list(folder.glob("*/seed*/tatoeba.json"))) + (folder / "untuned" / "tatoeba.json").is_file()
+    from hybrid_ir.book.recorded import recorded_experiment
+    from hybrid_ir.experiments.result_tables import finished
+
+    planned = finished(recorded_experiment("mlqa-to-xquad", results_dir()))[1]
+    if scored < planned:
+        assert f"({scored} of the experiment's {planned} planned runs scored on Tatoeba so far" in sentence
+    assert "runs recorded so far" not in sentence
+
+
 def test_build_draws_the_background_figure(tmp_path: Path) -> None:
     """The Background page's figure is drawn by the package's sampler at build time and referred to."""
     from hybrid_ir.book.pages import BATCH_TYPES_FIGURE
