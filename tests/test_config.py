@@ -172,6 +172,26 @@ def test_expected_time_is_computed_from_sizes_and_recorded_rates(monkeypatch) ->
     assert "not measured" in timing.expected_time(profiles.PROFILES["colab"], "03_training")
 
 
+def test_the_rendered_first_cell_gives_the_default_profiles_time(monkeypatch, tmp_path) -> None:
+    """In the ci profile (the rendered book) the first cell also says how long the chapter takes in
+    the default profile on 2 CPU cores (measured where timed, else labelled an estimate) and that no
+    GPU time is measured; the other profiles print no such line."""
+    import json
+
+    from hybrid_ir.book import profiles, timing
+
+    record = tmp_path / "times.json"
+    record.write_text(json.dumps({"profile": "default", "chapters": {"04_evaluation.ipynb": {
+        "seconds": 150.0, "machine": "X, 2 cores", "date": "2026-12-01", "network": "offline"}}}))
+    monkeypatch.setattr(timing, "profile_times_path", lambda profile: record)
+    monkeypatch.setattr(timing, "_recorded_cpu_rates", lambda: (0.25, 100.0))
+    ci = profiles.PROFILES["ci"]
+    assert timing.elsewhere_time(ci, "04_evaluation").startswith(
+        "default profile on 2 CPU cores: 2 min (measured); Colab profile on a GPU: not measured")
+    assert "default profile on 2 CPU cores: estimate: about 30 min;" in timing.elsewhere_time(ci, "03_training")
+    assert timing.elsewhere_time(profiles.PROFILES["default"], "04_evaluation") is None
+
+
 def test_expected_time_never_starts_empty() -> None:
     """A chapter with nothing large to run in a profile says so (chapter 6 in ci printed ``expected: ;``)."""
     from hybrid_ir.book.profiles import PROFILES

@@ -6,7 +6,7 @@ import os
 import random
 
 from hybrid_ir.book.profiles import Profile, resolve_profile
-from hybrid_ir.book.timing import expected_time
+from hybrid_ir.book.timing import elsewhere_time, expected_time
 
 
 def setup_notebook(profile: str = "auto", seed: int = 0, chapter: str | None = None) -> Profile:
@@ -27,6 +27,9 @@ def setup_notebook(profile: str = "auto", seed: int = 0, chapter: str | None = N
           f"languages, {prof.max_queries_per_language or 'all'} questions each")
     if chapter:
         print(f"  expected: {expected_time(prof, chapter)}")
+        elsewhere = elsewhere_time(prof, chapter)
+        if elsewhere:
+            print(f"  elsewhere: {elsewhere}")
     return prof
 
 

@@ -152,6 +152,18 @@ def profile_time_text(prof: Profile, chapter: str, rates: tuple[float, float] | 
     return f"{minutes_text(timed['seconds'])} (measured)" + _online_note(timed, chapter, estimate)
 
 
+def elsewhere_time(prof: Profile, chapter: str) -> str | None:
+    """The line under "expected: ..." in the ``ci`` profile (the rendered book): how long the chapter
+    takes in the reader's profiles, the default profile on 2 CPU cores (measured or labelled an
+    estimate, :func:`profile_time_text`) and the Colab profile on a GPU (not measured: no GPU time is
+    written that was not measured). None in the other profiles, whose "expected" line says it."""
+    if prof.name != "ci":
+        return None
+    default = profile_time_text(profiles.PROFILES["default"], chapter)
+    return (f"default profile on 2 CPU cores: {default}; Colab profile on a GPU: not measured "
+            "(every chapter's times: the reproducibility page)")
+
+
 def measured_conditions(profile: str, chapters: list[str]) -> str | None:
     """How the timed chapters of ``profile`` were measured, for a caption: ``on 2026-12-01, offline,
     each chapter with an empty cache, on Intel ..., 2 cores``; None when none was timed."""
