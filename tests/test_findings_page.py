@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -212,3 +213,20 @@ def test_the_time_tool_refuses_the_ci_profile_and_unknown_chapters(capsys) -> No
         with pytest.raises(SystemExit) as stop:
             tool.main(argv)
         assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_the_time_tool_gives_the_chapters_an_absolute_data_folder(monkeypatch, tmp_path) -> None:
+    """The chapters run with notebooks/ as their folder: a relative HYBRID_IR_DATA_DIR (the docstring's
+    ``../shared/data``) is made absolute first, or every chapter that reads data fails there."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("time_chapters", ROOT / "tools" / "time_chapters.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    seen = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HYBRID_IR_DATA_DIR", "some/data")
+    monkeypatch.setattr(tool, "time_chapter", lambda *a: seen.append(os.environ["HYBRID_IR_DATA_DIR"]) or 1.0)
+    monkeypatch.setattr(tool, "record", lambda *a: None)  # the recorded times stay as they are
+    assert tool.main(["--only", "01_data", "--again"]) == 0
+    assert seen == [str(tmp_path / "some" / "data")]

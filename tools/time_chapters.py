@@ -87,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(args.only or []) - set(chapters))
     if unknown:
         parser.error(f"no chapter {', '.join(unknown)}; the chapters are {', '.join(chapters)}")
+    data = os.environ.get("HYBRID_IR_DATA_DIR")
+    if data:  # the chapters run in notebooks/: a relative data folder would point elsewhere there
+        os.environ["HYBRID_IR_DATA_DIR"] = str(Path(data).resolve())
     path = ROOT / PROFILE_TIMES.format(profile=args.profile)
     done = json.loads(path.read_text(encoding="utf-8"))["chapters"] if path.is_file() else {}
     for chapter in args.only or chapters:
