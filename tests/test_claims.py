@@ -268,6 +268,9 @@ def test_claims_table_equivalence_and_power() -> None:
     tost = [_power(0.001, k, b, s, 0.05, 0.005) for s in (2, 3, 6, 10, 30)]
     assert tost == sorted(tost)
     assert _power(0.006, k, b, 100, 0.05, 0.005) < 0.5  # a true difference beyond the margin
+    # the question part alone, a difference 20 standard errors away: power 1, not scipy's NaN tail
+    limit = _power(0.004, k * 0, 4e-8, 100, 0.05 / 9, None)
+    assert limit == pytest.approx(1.0) and _power(-0.004, k * 0, 4e-8, 100, 0.05 / 9, None) == pytest.approx(1.0)
 
 
 def test_seeds_are_paired_on_the_seeds_both_strategies_have() -> None:

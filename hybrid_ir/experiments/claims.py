@@ -450,8 +450,12 @@ def _power(difference: float, per_run: np.ndarray, question: float, seeds: int, 
     dfs = np.full(len(per_run), seeds - 1)
     df = float(guarded_df(seed_parts.reshape(-1, 1), dfs, np.array([question]), np.array([float(10**6)]))[0])
     if margin is None:  # two-sided test of d = 0
-        t = stats.t.ppf(1 - alpha / 2, df)
-        return float(stats.nct.sf(t, df, difference / se) + stats.nct.cdf(-t, df, difference / se))
+        t, nc = stats.t.ppf(1 - alpha / 2, df), difference / se
+        upper, lower = stats.nct.sf(t, df, nc), stats.nct.cdf(-t, df, nc)
+        # scipy's non-central t returns NaN for a far tail (e.g. nc 20 at df 1e6): the normal limit there
+        upper = upper if np.isfinite(upper) else stats.norm.sf(t - nc)
+        lower = lower if np.isfinite(lower) else stats.norm.cdf(-t - nc)
+        return float(upper + lower)
     t = stats.t.ppf(1 - alpha, df)  # TOST: both one-sided tests reject
     return float(max(0.0, stats.t.cdf((margin - difference) / se - t, df)
                      + stats.t.cdf((margin + difference) / se - t, df) - 1))
