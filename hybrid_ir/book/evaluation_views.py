@@ -285,6 +285,8 @@ def _paper_differences(means: pd.DataFrame) -> list[str]:
         lines.append(f"hybrid against X-X-mono on mono: {signed(h.mono_map - a.mono_map, 3)}; "
                      f"against X-Y on cross: {signed(h.cross_map - b.cross_map, 3)} "
                      f"and on multi: {signed(h.multi_map - b.multi_map, 3)}.")
+    lines.append("These differences are of seed means, not tests: whether each is larger than "
+                 "run-to-run variation, with its 95% interval, is the claims table's verdict.")
     return lines
 
 

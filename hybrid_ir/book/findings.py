@@ -86,7 +86,7 @@ def _claim_sentences(overview: pd.DataFrame) -> list[str]:
         verdicts = set(rows.verdict)
         agree = ("The two directions give the same verdict." if len(verdicts) == 1 else
                  "**The two directions give different verdicts**: the answer depends on which set is trained on.")
-        lines.append(f"**{rows['claim'].iloc[0][0].upper() + rows['claim'].iloc[0][1:]}** (`{claim_id}`). "
+        lines.append(f"**Claim: “{rows['claim'].iloc[0]}”** (`{claim_id}`). "
                      + " ".join(p + "." for p in parts) + (f" {agree}" if len(rows) > 1 else ""))
     return lines
 
@@ -114,7 +114,7 @@ def _other_findings(root: Path) -> list[str]:
     claims = read_claims(controlled)
     ran = claims[claims.verdict != "not run"] if not claims.empty else claims
     if not ran.empty:
-        sentences = " ".join(f"{r['claim'][0].upper() + r['claim'][1:]}: {claim_sentence(r)}." for _, r in ran.iterrows())
+        sentences = " ".join(f"Claim “{r['claim']}”: {claim_sentence(r)}." for _, r in ran.iterrows())
         lines.append(
             "**The controlled exposure experiment** (constant learning rate, last-step weights, hybrid with exactly "
             "64 monolingual and 64 cross-lingual batches against X-X-mono with the same 64 monolingual batches "

@@ -215,6 +215,17 @@ def _live_texts(prof: Profile, work: dict[str, float]) -> float:
     return texts + (work.get("extra_texts", 0) if prof.name != "ci" else 0)
 
 
+def _runs_text(runs: float) -> str:
+    """``1 training run``, ``5 training runs``, ``3 training runs and half a run`` (3.5: the resume demo).
+
+    >>> _runs_text(1), _runs_text(3.5)
+    ('1 training run', '3 training runs and half a run')
+    """
+    whole = int(runs)
+    text = f"{whole} training run{'s' if whole != 1 else ''}"
+    return text + (" and half a run" if runs - whole else "")
+
+
 def expected_time(prof: Profile, chapter: str) -> str:
     """One line: what ``chapter`` runs live in ``prof`` and how long that takes: the ``ci`` build's
     measured time of the whole chapter (:data:`CHAPTER_TIMES`), and for the other profiles an
@@ -233,7 +244,7 @@ def expected_time(prof: Profile, chapter: str) -> str:
     texts = _live_texts(prof, work)
     parts = []
     if work["train_runs"]:
-        parts.append(f"{work['train_runs']:g} training run(s) of {prof.train_steps} steps x {prof.batch_size} triplets")
+        parts.append(f"{_runs_text(work['train_runs'])} of {prof.train_steps} steps x {prof.batch_size} triplets")
     if texts:
         online = " (online: with the corpus it downloads)" if work.get("extra_texts") and prof.name != "ci" else ""
         parts.append(f"about {texts:,.0f} texts encoded{online}")
