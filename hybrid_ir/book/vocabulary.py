@@ -166,15 +166,15 @@ def verdict_words(row: pd.Series) -> str:
     return sentence
 
 
-def claim_sentence(row: pd.Series, seeds: str = "") -> str:
+def claim_sentence(row: pd.Series, seeds: str = "", decide: bool = True) -> str:
     """One sentence for one claim row: verdict in words, the difference, its interval, p and (for an
-    undecided claim) what would decide it. ``seeds``: e.g. "3 seeds each"."""
+    undecided claim, unless ``decide`` is False) what would decide it. ``seeds``: e.g. "3 seeds each"."""
     if row["verdict"] == "not run":
         return "not run yet"
     numbers = difference_text(row["difference"], row["ci_low"], row["ci_high"], row["p_holm"],
                               digits(row["metric"]), extra=seeds)
     text = f"*{VERDICT_WORDS[row['verdict']]}*: {verdict_words(row)}; {numbers}"
-    decide = row.get("decide")
-    if row["verdict"] == "undecided" and isinstance(decide, str) and decide:
-        text += f"; {decide}"
+    what_decides = row.get("decide")
+    if decide and row["verdict"] == "undecided" and isinstance(what_decides, str) and what_decides:
+        text += f"; {what_decides}"
     return text
