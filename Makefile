@@ -46,7 +46,7 @@ book: install
 # google-chrome); without one they are skipped with one line. `make test` never installs system
 # packages: .ci/run installs Chromium before it, and the README says how to get it.
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 lint: install
 	$(VENV)/bin/ruff check hybrid_ir tests tools benchmarks

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from hybrid_ir.book import glue as glue_module
-from hybrid_ir.book import prose, tables, vocabulary
+from hybrid_ir.book import notebook, prose, tables, timing, vocabulary
 from hybrid_ir.book.glue import GLUE_PREFIX, glue_bundle, plain
 from hybrid_ir.book.tables import number, readable
 from hybrid_ir.book.vocabulary import p_value
@@ -17,7 +17,7 @@ from hybrid_ir.data import lengths
 from hybrid_ir.errors import HybridIRError
 
 
-@pytest.mark.parametrize("module", [tables, glue_module, prose, vocabulary, lengths])
+@pytest.mark.parametrize("module", [tables, glue_module, prose, vocabulary, lengths, notebook, timing])
 def test_doctests(module) -> None:
     assert doctest.testmod(module).failed == 0
 

@@ -33,7 +33,7 @@ DIRECTIONS: tuple[tuple[str, str, str], ...] = (
 _PAPER_KEY = {"mono_ap": "mono_map", "cross_ap": "cross_map", "multi_ap": "multi_map", "rank_distance": "rank_distance"}
 #: Marker per verdict: filled for a decided claim, hollow for an undecided one.
 MARKERS: dict[str, tuple[str, bool]] = {
-    "holds": ("o", True), "equivalent": ("D", True), "does not hold": ("X", True), "opposite": ("X", True),
+    "holds": ("o", True), "equivalent": ("D", True), "does not hold": ("s", True), "opposite": ("s", True),
     "undecided": ("o", False),
 }
 
@@ -89,9 +89,9 @@ def forest_plot(overview: pd.DataFrame, path: str | Path) -> Path:
 
     Two panels: the mAP claims (left, differences in mAP) and the rank-distance claims (right, in
     ranks). One line per claim; per recorded direction a marker at the difference with its 95%
-    interval (the verdict as the marker: filled decided, hollow undecided, a cross for "does not
-    hold" / "opposite"); the grey band is the equivalence margin of a "matches" claim; the paper's
-    differences as small black marks (x XLM-R, + LaBSE).
+    interval (the verdict as the marker: filled decided, hollow undecided, a filled square for
+    "does not hold" / "opposite"); the grey band is the equivalence margin of a "matches" claim;
+    the paper's differences as small black marks drawn over ours (x XLM-R, + LaBSE).
     """
     from hybrid_ir.book.plotting import PAGE_WIDTH, use_style
 
@@ -114,11 +114,14 @@ def forest_plot(overview: pd.DataFrame, path: str | Path) -> Path:
                 color = colors[row.transfer]
                 ax.errorbar(row.difference, y + offset, xerr=[[row.difference - row.ci_low], [row.ci_high - row.difference]],
                             fmt="none", ecolor=color, elinewidth=1.4, capsize=2)
+                ax.plot(row.paper_xlmr, y + offset, marker="x", color="black", markersize=5, linestyle="none",
+                        zorder=5)
+                ax.plot(row.paper_labse, y + offset, marker="+", color="black", markersize=6, linestyle="none",
+                        zorder=5)
                 ax.plot(row.difference, y + offset, marker=marker, markersize=7, color=color,
-                        markerfacecolor=color if filled else "white", linestyle="none")
-                ax.plot(row.paper_xlmr, y + offset, marker="x", color="black", markersize=5, linestyle="none")
-                ax.plot(row.paper_labse, y + offset, marker="+", color="black", markersize=6, linestyle="none")
+                        markerfacecolor=color if filled else "white", linestyle="none", zorder=4)
         ax.axvline(0, color="0.4", linewidth=0.8)
+        ax.margins(x=0.1)  # room for a marker at the end of an interval, inside the frame
         ax.set_yticks(range(len(panel)))
         ax.set_yticklabels(panel)
         ax.set_ylim(len(panel) - 0.5, -0.5)
@@ -127,7 +130,7 @@ def forest_plot(overview: pd.DataFrame, path: str | Path) -> Path:
     handles += [plt.Line2D([], [], color="0.3", marker="o", linestyle="none", label="holds"),
                 plt.Line2D([], [], color="0.3", marker="o", markerfacecolor="white", linestyle="none", label="undecided"),
                 plt.Line2D([], [], color="0.3", marker="D", linestyle="none", label="equivalent"),
-                plt.Line2D([], [], color="0.3", marker="X", linestyle="none", label="does not hold / opposite"),
+                plt.Line2D([], [], color="0.3", marker="s", linestyle="none", label="does not hold / opposite"),
                 plt.Line2D([], [], color="black", marker="x", linestyle="none", label="paper, XLM-R"),
                 plt.Line2D([], [], color="black", marker="+", linestyle="none", label="paper, LaBSE")]
     fig.legend(handles=handles, loc="outside lower center", ncol=4, frameon=False, fontsize="small")

