@@ -296,3 +296,32 @@ def test_an_alpha_sweep_refuses_points_it_cannot_pool(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({**sweep, "alpha_reference": "link.yaml"}))
     with pytest.raises(HybridIRError, match="leads out of"):
         load_experiment(path)
+
+
+def test_backfill_scores_only_the_recorded_runs_model(experiment: Path, data_dir: Path) -> None:
+    """A model left in runs_dir by another training run (here: a result.json whose validation loss
+    differs in the last digits, as a retrain on another machine does) gets no tatoeba.json."""
+    from hybrid_ir.experiments.runner import backfill
+
+    exp = load_experiment(experiment)
+    folder = exp.run_folder("hybrid", 1)
+    scored = (folder / "tatoeba.json").read_text()
+    run = json.loads((folder / "run.json").read_text())
+    result = Path(run["train_result"]["model_dir"]).parent / "result.json"
+    original = result.read_text()
+    other = json.loads(original)
+    other["best_val_loss"] += 3e-6
+    lines: list[str] = []
+    try:
+        (folder / "tatoeba.json").unlink()
+        result.write_text(json.dumps(other))
+        backfill(exp, log=lines.append)
+        assert not (folder / "tatoeba.json").exists()
+        assert any("not this run's (best_val_loss differ from run.json)" in line for line in lines)
+        result.write_text(original)
+        backfill(exp, log=lines.append)
+        assert json.loads((folder / "tatoeba.json").read_text()) == json.loads(scored)
+    finally:
+        result.write_text(original)
+        if not (folder / "tatoeba.json").exists():
+            (folder / "tatoeba.json").write_text(scored)

@@ -163,9 +163,36 @@ def backfill(exp: ExperimentConfig, log=print) -> None:
                 if not (model_dir / "config.json").is_file():
                     log(f"[reproduce] {out}: no tatoeba.json and no model in {model_dir} to evaluate")
                     continue
+                differs = trained_elsewhere(out / "run.json", model_dir.parent / "result.json")
+                if differs:
+                    log(f"[reproduce] {out}: no tatoeba.json; the model in {model_dir} is not this run's "
+                        f"({differs}): retrain the run with --force to score it")
+                    continue
                 model = BiEncoder.from_pretrained(model_dir)
             seconds = write_tatoeba(out, model, exp.eval_batch_size, exp.tatoeba_languages, exp.eval_precision)
             log(f"[reproduce] {out}: tatoeba.json ({seconds:.0f} s)")
+
+
+#: What a training run's result.json and the recorded run.json's ``train_result`` must share for a model
+#: left in ``runs_dir`` to count as the recorded run's model (a retrain of the same configuration on
+#: another machine or torch build can differ in the last digits).
+SAME_TRAINING = ("config_hash", "steps", "best_step", "best_val_loss")
+
+
+def trained_elsewhere(run_json: Path, result_json: Path) -> str | None:
+    """None when the training run that left ``result_json`` (beside its exported model) is the one
+    recorded in ``run_json``; otherwise what differs, in words. Compared exactly: the training
+    configuration's hash, the steps, the best step and its validation loss.
+
+    A model may outlive its run: a retrain stopped before its evaluation leaves a new model beside
+    the old run's results, and scoring that model would attach its numbers to the other run.
+    """
+    if not result_json.is_file():
+        return f"no {result_json.name} beside it"
+    recorded = json.loads(run_json.read_text(encoding="utf-8")).get("train_result") or {}
+    found = json.loads(result_json.read_text(encoding="utf-8"))
+    differ = [k for k in SAME_TRAINING if recorded.get(k) != found.get(k)]
+    return f"{', '.join(differ)} differ from run.json" if differ else None
 
 
 ENCODER_FIELDS = ("pooling", "query_prefix", "passage_prefix", "max_query_length", "max_passage_length")
