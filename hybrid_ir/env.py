@@ -40,6 +40,17 @@ def data_dir_from_env() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def cpu_model() -> str:
+    """This machine's CPU as /proc/cpuinfo names it ("Intel(R) Xeon(R) Processor", "AMD EPYC 9B14"), or
+    "unknown CPU" where there is no /proc/cpuinfo. Recorded with every run: the book's machines vary."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
 def in_colab() -> bool:
     """True inside Google Colab."""
     return "COLAB_RELEASE_TAG" in os.environ or "COLAB_GPU" in os.environ

@@ -69,6 +69,7 @@ def test_runs_write_small_files_and_reload_exactly(experiment: Path, data_dir: P
     run = json.loads((folder / "run.json").read_text())
     assert run["seed"] == 1 and run["train_config"]["seed"] == 1
     assert run["environment"]["hybrid_ir"] and "eval_seconds" in run
+    assert run["environment"]["cpu_model"]  # the machines vary: every run names its CPU
     assert set(run["eval_data_checksums"]) == {"lareqa/xquad-r/de.json", "lareqa/xquad-r/en.json"}
     recorded = json.loads((folder / "metrics.json").read_text())
     reloaded = load_run_result(folder).to_json()

@@ -15,6 +15,7 @@ from pathlib import Path
 from hybrid_ir.book import profiles
 from hybrid_ir.book.profiles import Profile
 from hybrid_ir.book.recorded import repo_root, results_dir
+from hybrid_ir.env import cpu_model
 from hybrid_ir.errors import HybridIRError
 
 #: What each chapter runs live, for :func:`expected_time`: training runs of ``train_steps`` steps and
@@ -92,14 +93,7 @@ def machine_name() -> str:
     """'Intel(R) Xeon(R) Processor, 2 cores': this machine's CPU (from /proc/cpuinfo) and core count."""
     import os
 
-    model = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"{model}, {os.cpu_count()} cores"
+    return f"{cpu_model()}, {os.cpu_count()} cores"
 
 
 def profile_times_path(profile: str) -> Path | None:

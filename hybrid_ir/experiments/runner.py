@@ -203,6 +203,7 @@ def environment() -> dict[str, Any]:
     import torch
     import transformers
 
+    from hybrid_ir.env import cpu_model
     from hybrid_ir.modeling.biencoder import _git_commit
 
     info: dict[str, Any] = {
@@ -213,6 +214,7 @@ def environment() -> dict[str, Any]:
         "transformers": transformers.__version__,
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
         "cpu_count": __import__("os").cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
