@@ -326,3 +326,17 @@ def test_backfill_scores_only_the_recorded_runs_model(experiment: Path, data_dir
         result.write_text(original)
         if not (folder / "tatoeba.json").exists():
             (folder / "tatoeba.json").write_text(scored)
+
+
+@pytest.mark.parametrize("text", ["garbage", "[1]", "null"])
+def test_an_unreadable_result_json_is_not_the_recorded_run(tmp_path: Path, text: str) -> None:
+    from hybrid_ir.experiments.runner import trained_elsewhere
+
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps({"train_result": {"config_hash": "a", "steps": 2, "best_step": 2,
+                                                "best_val_loss": 1.0}}))
+    (tmp_path / "result.json").write_text(text)
+    assert trained_elsewhere(run, tmp_path / "result.json") == "run.json or result.json unreadable"
+    (tmp_path / "result.json").write_text(json.dumps({"config_hash": "a", "steps": 2, "best_step": 2,
+                                                      "best_val_loss": 1.0}))
+    assert trained_elsewhere(run, tmp_path / "result.json") is None

@@ -189,8 +189,13 @@ def trained_elsewhere(run_json: Path, result_json: Path) -> str | None:
     """
     if not result_json.is_file():
         return f"no {result_json.name} beside it"
-    recorded = json.loads(run_json.read_text(encoding="utf-8")).get("train_result") or {}
-    found = json.loads(result_json.read_text(encoding="utf-8"))
+    try:
+        recorded = json.loads(run_json.read_text(encoding="utf-8")).get("train_result") or {}
+        found = json.loads(result_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError, AttributeError):  # unreadable, not JSON, or not a JSON object
+        return f"{run_json.name} or {result_json.name} unreadable"
+    if not isinstance(found, dict) or not isinstance(recorded, dict):
+        return f"{run_json.name} or {result_json.name} unreadable"
     differ = [k for k in SAME_TRAINING if recorded.get(k) != found.get(k)]
     return f"{', '.join(differ)} differ from run.json" if differ else None
 
