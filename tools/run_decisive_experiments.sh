@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The runs of the decisive-verdicts issue, one at a time (two torch processes on 2 cores slow each
-# other several-fold), interleaved seed by seed so that every stop leaves whole seeds: the main
+# other several-fold), seed by seed so that every stop leaves whole seeds: the main
 # direction (MLQA-R -> XQuAD-R) and the reverse (XQuAD-R -> MLQA-R) from 3 to 6 seeds, the controlled
 # exposure experiment, and the runs recorded before Tatoeba was added again (the reverse direction's
 # X-Y and hybrid seed 0, the main direction's seeds 0-2; training is bit-reproducible, so only
@@ -52,10 +52,14 @@ controlled() { run mlqa-to-xquad-controlled.yaml mlqa-r_to_xquad-r_controlled "$
 # Everything below runs from one function that bash has read whole before it starts, and `exit`
 # follows it: an edit of this file while it runs cannot reach the running copy mid-way.
 all_runs() {
-for round in 0 1 2; do
-  seed=$((round + 3))   # seeds 3, 4, 5 of both directions
+# The main direction first (its verdicts head the book), then the reverse: seeds 3, 4, 5 of each
+for seed in 3 4 5; do
   for label in hybrid x-x-mono x-y; do main "$label" "$seed"; done
+done
+for seed in 3 4 5; do
   for label in hybrid x-x-mono x-y; do reverse "$label" "$seed"; done
+done
+for round in 0 1 2; do
   for seed in $((2 * round)) $((2 * round + 1)); do   # the controlled experiment, two seeds a round
     controlled x-x-mono-64 "$seed"
     controlled hybrid-128 "$seed"
