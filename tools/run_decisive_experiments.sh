@@ -3,9 +3,9 @@
 # other several-fold), seed by seed so that every stop leaves whole seeds: the main
 # direction (MLQA-R -> XQuAD-R) and the reverse (XQuAD-R -> MLQA-R) from 3 to 6 seeds, the controlled
 # exposure experiment, and the runs recorded before Tatoeba was added again (the reverse direction's
-# X-Y and hybrid seed 0, the main direction's seeds 0-2; training is bit-reproducible, so only
-# tatoeba.json is new). Each finished run's
-# small files are committed (results/ only). Resumable: run it again and finished runs are skipped.
+# X-Y and hybrid seed 0, the main direction's seeds 0-2: retrained with --force, which replaces the
+# whole run, since a retrain's last digits can differ between machines and sessions). Each finished
+# run's small files are committed (results/ only). Resumable: run it again and finished runs are skipped.
 #
 #   mkdir -p runs && nohup bash tools/run_decisive_experiments.sh > runs/decisive.log 2>&1 &
 #
