@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from hybrid_ir.book import glue as glue_module
-from hybrid_ir.book import notebook, prose, tables, timing, vocabulary
+from hybrid_ir.book import notebook, prose, recorded, tables, timing, vocabulary
 from hybrid_ir.book.glue import GLUE_PREFIX, glue_bundle, plain
 from hybrid_ir.book.tables import number, readable
 from hybrid_ir.book.vocabulary import p_value
@@ -17,9 +17,29 @@ from hybrid_ir.data import lengths
 from hybrid_ir.errors import HybridIRError
 
 
-@pytest.mark.parametrize("module", [tables, glue_module, prose, vocabulary, lengths, notebook, timing])
+@pytest.mark.parametrize(
+    "module", [tables, glue_module, prose, vocabulary, lengths, notebook, timing, recorded]
+)
 def test_doctests(module) -> None:
     assert doctest.testmod(module).failed == 0
+
+
+def test_calibration_coverage_reads_the_recorded_grid(tmp_path) -> None:
+    """Chapter 8 states the grid's coverage range: it must be the recorded one, inside 0.93-0.97
+    (the issue's bar), over the seed counts the grid has; a file of another kind is refused."""
+    grid = recorded.calibration_coverage()
+    assert grid is not None and grid["seeds"] == [3, 6, 10]
+    assert 0.93 <= grid["low"] < 0.95 < grid["high"] <= 0.97
+    double = recorded.calibration_coverage(rule="double")  # the old estimate over-covers
+    assert double["high"] > 0.97
+    assert recorded.calibration_coverage(tmp_path / "missing.txt") is None
+    other = tmp_path / "other.txt"
+    other.write_text("guarded 3 False low high 60/60 1.0\n", encoding="utf-8")
+    with pytest.raises(HybridIRError, match="not 'rule seeds paired"):
+        recorded.calibration_coverage(other)
+    other.write_text("a table of something else\n", encoding="utf-8")
+    with pytest.raises(HybridIRError, match="no row of the 'guarded' rule"):
+        recorded.calibration_coverage(other)
 
 
 def test_readable_headers_digits_and_missing_values() -> None:

@@ -97,3 +97,41 @@ def recorded_experiment(config: str, root: str | Path | None = None):
     root = results_dir() if root is None else Path(root)
     exp = load_experiment(root / "configs" / f"{config}.yaml", results_root=root)
     return exp
+
+
+#: The calibration grid's recorded output, written by ``benchmarks/calibration_grid.py``.
+CALIBRATION_GRID = Path("benchmarks") / "results" / "calibration_grid.txt"
+
+
+def calibration_coverage(path: str | Path | None = None, rule: str = "guarded") -> dict[str, Any] | None:
+    """The lowest and highest 95% coverage of one df rule over the recorded calibration grid, and the
+    seed counts the grid covers: what a chapter may say about the seed-aware test's calibration.
+
+    Reads the table rows ``rule seeds paired min max cells width`` of ``path`` (default: the
+    checkout's :data:`CALIBRATION_GRID`); None when the file is not there (a bare Colab session).
+
+    >>> import tempfile
+    >>> grid = Path(tempfile.mkdtemp()) / "grid.txt"
+    >>> _ = grid.write_text("title\\n\\nrule seeds ...\\nguarded 3 False 0.9490 0.9617 60/60 1.0\\n"
+    ...                     "guarded 6 True 0.9462 0.9555 60/60 1.0\\ndouble 3 True 0.9196 0.9892 40/60 0.9\\n")
+    >>> calibration_coverage(grid)
+    {'low': 0.9462, 'high': 0.9617, 'seeds': [3, 6]}
+    """
+    if path is None:
+        root = repo_root()
+        if root is None:
+            return None
+        path = root / CALIBRATION_GRID
+    path = Path(path)
+    if not path.is_file():
+        return None
+    rows = [line.split() for line in path.read_text(encoding="utf-8").splitlines()]
+    rows = [r for r in rows if len(r) == 7 and r[0] == rule]
+    if not rows:
+        raise HybridIRError(f"{path} has no row of the '{rule}' rule: not the calibration grid's output?")
+    try:
+        low, high = min(float(r[3]) for r in rows), max(float(r[4]) for r in rows)
+        seeds = sorted({int(r[1]) for r in rows})
+    except ValueError:
+        raise HybridIRError(f"{path}: a '{rule}' row is not 'rule seeds paired min max cells width'") from None
+    return {"low": low, "high": high, "seeds": seeds}

@@ -23,7 +23,7 @@ from pathlib import Path
 from hybrid_ir.book.profiles import PROFILES, Profile
 from hybrid_ir.book.recorded import recorded_experiment
 from hybrid_ir.errors import HybridIRError
-from hybrid_ir.experiments.claims import PAPER_CLAIMS
+from hybrid_ir.experiments.claims import MARGINS, PAPER_CLAIMS
 from hybrid_ir.experiments.reproduce import ExperimentConfig, seed_folders, seeds_recorded
 from hybrid_ir.training.config import TrainConfig
 
@@ -118,6 +118,7 @@ def book_settings(results: str | Path) -> dict[str, str]:
         "seeds": str(seeds_recorded(main)),
         "train_languages": str(len({pair.split("-")[0] for pair in exposure["trained"]["triplets_by_pair"]})),
         "claims_tested": number_word(len(PAPER_CLAIMS)),
+        "map_margin": f"{MARGINS['map'].value:g}",
         "main_steps": str(exposure["steps"]),
         "long_steps": str(_steps_of(long)),
         "cpu_batch": str(train["batch_size"]),
