@@ -86,7 +86,7 @@ def _claim_sentences(overview: pd.DataFrame) -> list[str]:
         verdicts = set(rows.verdict)
         agree = ("The two directions give the same verdict." if len(verdicts) == 1 else
                  "**The two directions give different verdicts**; they differ in training set, evaluation set, "
-                 "steps and seeds, so this does not show which of these moves the verdict.")
+                 "steps and number of seeds, so this does not show which of these moves the verdict.")
         lines.append(f"**Claim: “{rows['claim'].iloc[0]}”** (`{claim_id}`). "
                      + " ".join(p + "." for p in parts) + (f" {agree}" if len(rows) > 1 else ""))
     return lines
