@@ -145,6 +145,14 @@ def test_robustness_chapter_matches_results(tmp_path_factory: pytest.TempPathFac
     shown = {(r["experiment"], r["strategy"]): r for r in rec["exposure"]}
     for label, group in exposure.groupby("strategy"):
         assert shown[(main.name, label)]["English share"] == pytest.approx(group["English share"].mean(), abs=5e-4)
+    # Table 11.6 (Tatoeba) includes the controlled experiment, with its recorded accuracies
+    from hybrid_ir.experiments.result_tables import tatoeba_table
+
+    controlled = load_experiment(results_dir() / "configs" / "mlqa-to-xquad-controlled.yaml", results_dir())
+    expected = tatoeba_table(controlled)
+    shown_tatoeba = [r for r in rec["tatoeba"] if r["experiment"] == "controlled"]
+    assert [r["strategy"] for r in shown_tatoeba] == expected["strategy"].tolist()
+    assert [r["mean"] for r in shown_tatoeba] == pytest.approx(expected["mean"].tolist(), rel=1e-9)
     rerun = load_experiment(results_dir() / "configs" / "rerun-check.yaml", results_dir())
     if seed_folders(rerun, "hybrid"):
         expected = compare_runs(seed_folders(main, "hybrid")[0], seed_folders(rerun, "hybrid")[0])
