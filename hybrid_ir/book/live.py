@@ -19,7 +19,10 @@ def live_train_config(prof: Profile, seed: int, output_dir: str, overrides: list
     Base training configuration by encoder (``smoke`` for the tiny model, ``cpu`` for the offline
     multilingual-e5-small, ``colab-gpu`` for a Hub or local model), then the run profile's model,
     batch size and lengths, and exactly ``prof.train_steps`` optimiser steps: ``epochs`` is set high
-    enough and early stopping is off, so that no epoch cap or early stop shortens the run. ``overrides``
+    enough and early stopping is off, so that no epoch cap or early stop shortens the run. A finished
+    run keeps its exported model, not its checkpoints (``keep_checkpoints=false``: for
+    multilingual-e5-small a checkpoint with its optimiser state is about 1.3 GB, and the chapters
+    read only the exported models); an interrupted run keeps them, so it can resume. ``overrides``
     (``key=value``) come last (e.g. the strategy).
     """
     from hybrid_ir.training.config import load_config
@@ -41,6 +44,7 @@ def live_train_config(prof: Profile, seed: int, output_dir: str, overrides: list
         "languages=none",
         f"train_subset={prof.train_examples or 0}",
         f"output_dir={output_dir}",
+        "keep_checkpoints=false",
     ]
     return load_config(base, [*settings, *(overrides or [])])
 
