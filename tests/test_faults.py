@@ -163,6 +163,9 @@ def test_finished_run_is_not_replaced_without_overwrite(tmp_path: Path, data_dir
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name != ".lock"} == before
     assert (out / "model" / "model.safetensors").read_bytes() == model_before
     assert first.model_dir is not None
+    # keep_checkpoints=false: no checkpoint left, and the result points at none
+    assert not (out / "checkpoints").exists()
+    assert first.best_checkpoint is None and first.latest_checkpoint is None
 
 
 def test_resuming_a_finished_run_is_a_no_op(tmp_path: Path, data_dir: Path, capsys) -> None:

@@ -230,3 +230,26 @@ def test_the_time_tool_gives_the_chapters_an_absolute_data_folder(monkeypatch, t
     monkeypatch.setattr(tool, "record", lambda *a: None)  # the recorded times stay as they are
     assert tool.main(["--only", "01_data", "--again"]) == 0
     assert seen == [str(tmp_path / "some" / "data")]
+
+
+def test_the_directions_differ_only_in_what_their_runs_differ_in(tmp_path: Path) -> None:
+    """The different-verdicts sentence names steps and seed counts only when the recorded runs differ."""
+    import json
+
+    from hybrid_ir.book.dashboard import DIRECTIONS
+    from hybrid_ir.book.findings import _direction_differences
+
+    def record(steps: dict[str, int]) -> None:
+        for folder, run_steps in steps.items():
+            path = tmp_path / folder / "hybrid" / "seed0" / "run.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"train_result": {"steps": run_steps}}), encoding="utf-8")
+
+    (main, main_label, _), (reverse, reverse_label, _) = DIRECTIONS
+    overview = pd.DataFrame({"transfer": [main_label, reverse_label], "seeds_a": [6, 6], "seeds_b": [6, 6]})
+    record({main: 64, reverse: 64})
+    assert _direction_differences(tmp_path, overview) == "training set and evaluation set"
+    record({reverse: 62})
+    assert _direction_differences(tmp_path, overview) == "training set, evaluation set and steps"
+    overview.loc[1, "seeds_b"] = 3
+    assert _direction_differences(tmp_path, overview).endswith("steps and number of seeds")

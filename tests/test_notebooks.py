@@ -150,6 +150,7 @@ def test_robustness_chapter_matches_results(tmp_path_factory: pytest.TempPathFac
 
     controlled = load_experiment(results_dir() / "configs" / "mlqa-to-xquad-controlled.yaml", results_dir())
     expected = tatoeba_table(controlled)
+    assert len(expected)  # the controlled experiment's runs have Tatoeba
     shown_tatoeba = [r for r in rec["tatoeba"] if r["experiment"] == "controlled"]
     assert [r["strategy"] for r in shown_tatoeba] == expected["strategy"].tolist()
     assert [r["mean"] for r in shown_tatoeba] == pytest.approx(expected["mean"].tolist(), rel=1e-9)

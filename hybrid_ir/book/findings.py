@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -75,7 +76,28 @@ def _claims_table(overview: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n```\n\n"
 
 
-def _claim_sentences(overview: pd.DataFrame) -> list[str]:
+def _run_steps(root: Path, folder: str) -> frozenset[int]:
+    """The optimiser steps of a direction's recorded runs (``train_result.steps`` of each run.json)."""
+    return frozenset(
+        int(json.loads(path.read_text(encoding="utf-8"))["train_result"]["steps"])
+        for path in (root / folder).glob("*/seed*/run.json"))
+
+
+def _direction_differences(root: Path, overview: pd.DataFrame) -> str:
+    """What the recorded directions differ in, e.g. "training set, evaluation set and steps": the data
+    always, the steps and the number of seeds only when the recorded runs differ in them."""
+    parts = ["training set", "evaluation set"]
+    steps = {_run_steps(root, folder) for folder, label, _ in DIRECTIONS if label in set(overview.transfer)}
+    if len(steps) > 1:
+        parts.append("steps")
+    seeds = {label: set(zip(rows.seeds_a, rows.seeds_b, strict=True))
+             for label, rows in overview.groupby("transfer")}
+    if len({frozenset(v) for v in seeds.values()}) > 1:
+        parts.append("number of seeds")
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _claim_sentences(overview: pd.DataFrame, differences: str) -> list[str]:
     lines = []
     for claim_id, rows in overview.groupby("id", sort=False):
         parts = []
@@ -85,8 +107,8 @@ def _claim_sentences(overview: pd.DataFrame) -> list[str]:
             parts.append(f"{r['transfer']}: {claim_sentence(r, runs)}")
         verdicts = set(rows.verdict)
         agree = ("The two directions give the same verdict." if len(verdicts) == 1 else
-                 "**The two directions give different verdicts**; they differ in training set, evaluation set, "
-                 "steps and number of seeds, so this does not show which of these moves the verdict.")
+                 f"**The two directions give different verdicts**; they differ in {differences}, so this "
+                 "does not show which of these moves the verdict.")
         lines.append(f"**Claim: “{rows['claim'].iloc[0]}”** (`{claim_id}`). "
                      + " ".join(p + "." for p in parts) + (f" {agree}" if len(rows) > 1 else ""))
     return lines
@@ -166,7 +188,7 @@ def findings_markdown(root: str | Path, figure_dir: str | Path | None = None) ->
     text += ("How to read the verdicts: each interval is the 95% interval of one difference on its own, while "
              "a verdict is decided on Holm-adjusted p-values (one family per experiment), so an interval that "
              "excludes zero can still go with an undecided verdict when the adjusted p-value is 0.05 or more.\n\n")
-    text += "\n".join(f"- {line}" for line in _claim_sentences(overview)) + "\n\n"
+    text += "\n".join(f"- {line}" for line in _claim_sentences(overview, _direction_differences(root, overview))) + "\n\n"
     text += _levels_block(levels_table(root))
     other = _other_findings(root)
     if other:

@@ -21,7 +21,7 @@ def live_train_config(prof: Profile, seed: int, output_dir: str, overrides: list
     batch size and lengths, and exactly ``prof.train_steps`` optimiser steps: ``epochs`` is set high
     enough and early stopping is off, so that no epoch cap or early stop shortens the run. A finished
     run keeps its exported model, not its checkpoints (``keep_checkpoints=false``: for
-    multilingual-e5-small a checkpoint with its optimiser state is about 1.3 GB, and the chapters
+    multilingual-e5-small a checkpoint with its optimiser state takes up to 1.3 GB, and the chapters
     read only the exported models); an interrupted run keeps them, so it can resume. ``overrides``
     (``key=value``) come last (e.g. the strategy).
     """

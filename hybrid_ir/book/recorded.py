@@ -116,6 +116,11 @@ def calibration_coverage(path: str | Path | None = None, rule: str = "guarded") 
     ...                     "guarded 6 True 0.9462 0.9555 60/60 1.0\\ndouble 3 True 0.9196 0.9892 40/60 0.9\\n")
     >>> calibration_coverage(grid)
     {'low': 0.9462, 'high': 0.9617, 'seeds': [3, 6]}
+    >>> _ = grid.write_text("guarded 3 False 0.9490 0.9617 60/60 1.0\\nguarded 6 True 0.9462\\n")
+    >>> calibration_coverage(grid)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    hybrid_ir.errors.HybridIRError: ...: a 'guarded' row is not 'rule seeds paired min max cells width'
     """
     if path is None:
         root = repo_root()
@@ -126,7 +131,9 @@ def calibration_coverage(path: str | Path | None = None, rule: str = "guarded") 
     if not path.is_file():
         return None
     rows = [line.split() for line in path.read_text(encoding="utf-8").splitlines()]
-    rows = [r for r in rows if len(r) == 7 and r[0] == rule]
+    rows = [r for r in rows if r and r[0] == rule]
+    if any(len(r) != 7 for r in rows):
+        raise HybridIRError(f"{path}: a '{rule}' row is not 'rule seeds paired min max cells width'")
     if not rows:
         raise HybridIRError(f"{path} has no row of the '{rule}' rule: not the calibration grid's output?")
     try:

@@ -799,7 +799,8 @@ def _all_epochs(sampler: HybridBatchSampler) -> Iterator[Batch]:
 
 def _result(run: Run, model_dir: Path | None, stopped: str) -> TrainResult:
     ckpt_root, p = run.ckpt_root, run.progress
-    keep = ckpt_root.is_dir()
+    # a finished run without keep_checkpoints removes them right after this result is written
+    keep = ckpt_root.is_dir() and (run.cfg.keep_checkpoints or stopped == "interrupted")
     return TrainResult(
         output_dir=run.out, model_dir=model_dir,
         best_checkpoint=ckpt.pointer_target(ckpt_root, "best") if keep else None,
