@@ -6,7 +6,7 @@ import os
 import random
 
 from hybrid_ir.book.profiles import Profile, resolve_profile
-from hybrid_ir.book.timing import elsewhere_time, expected_time
+from hybrid_ir.book.timing import CHAPTER_WORK, elsewhere_time, expected_time
 
 
 def setup_notebook(profile: str = "auto", seed: int = 0, chapter: str | None = None) -> Profile:
@@ -26,8 +26,9 @@ def setup_notebook(profile: str = "auto", seed: int = 0, chapter: str | None = N
     languages = f"{len(prof.eval_languages)} languages" if prof.eval_languages else "all languages"
     n = prof.max_queries_per_language
     questions = f"{n} questions each" if n else "all questions"
-    print(f"  live training: {prof.train_steps} steps of {prof.batch_size} triplets with "
-          f"{encoder_words(prof.train_encoder)}; live evaluation: {evaluated} on {languages}, {questions}")
+    if chapter is None or chapter in CHAPTER_WORK:  # a chapter that only reads results has no live sizes
+        print(f"  live training: {prof.train_steps} steps of {prof.batch_size} triplets with "
+              f"{encoder_words(prof.train_encoder)}; live evaluation: {evaluated} on {languages}, {questions}")
     if chapter:
         print(f"  expected: {expected_time(prof, chapter)}")
         elsewhere = elsewhere_time(prof, chapter)
