@@ -253,3 +253,18 @@ def test_the_directions_differ_only_in_what_their_runs_differ_in(tmp_path: Path)
     assert _direction_differences(tmp_path, overview) == "training set, evaluation set and steps"
     overview.loc[1, "seeds_b"] = 3
     assert _direction_differences(tmp_path, overview).endswith("steps and number of seeds")
+
+
+def test_the_controlled_design_is_read_from_its_runs(data_dir: Path) -> None:
+    """The intro's description of the controlled pair comes from the recorded runs and config."""
+    from hybrid_ir.book.findings import _controlled_design
+    from hybrid_ir.book.recorded import recorded_experiment
+    from hybrid_ir.experiments.result_tables import exposure_table
+
+    controlled = recorded_experiment("mlqa-to-xquad-controlled", results_dir())
+    design = exposure_table([controlled]).groupby("strategy")[["steps", "mono batches"]].max()
+    hybrid = design.loc["hybrid-128"]
+    text = _controlled_design(controlled)
+    assert f"exactly {int(hybrid['mono batches'])} monolingual and " in text
+    assert f"{int(hybrid['steps'] - hybrid['mono batches'])} cross-lingual batches" in text
+    assert "passes over the data instead of" in text

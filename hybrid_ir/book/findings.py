@@ -22,6 +22,7 @@ import pandas as pd
 
 from hybrid_ir.book.dashboard import DIRECTIONS, claims_overview, forest_plot, levels_table
 from hybrid_ir.book.recorded import recorded_experiment
+from hybrid_ir.book.settings import number_word
 from hybrid_ir.book.vocabulary import VERDICT_WORDS, claim_sentence, signed, strategy_name
 from hybrid_ir.experiments.reproduce import UNTUNED, ExperimentConfig
 from hybrid_ir.experiments.result_tables import exposure_table, finished, read_claims, tatoeba_table
@@ -130,6 +131,22 @@ def _levels_block(levels: pd.DataFrame) -> str:
     return head + "\n".join(rows) + "\n```\n\n"
 
 
+def _controlled_design(controlled: ExperimentConfig) -> str:
+    """The controlled experiment's pair in words, from its recorded runs and configuration: the
+    batches of hybrid and X-X-mono and what still differs (the passes over the data)."""
+    exposure = exposure_table([controlled])
+    design = exposure.groupby("strategy")[["steps", "mono batches"]].max() if len(exposure) else None
+    passes = {label: s.get("epochs") for label, s in controlled.strategies.items()}
+    if design is None or not {"hybrid-128", "x-x-mono-64"} <= set(design.index):
+        return "hybrid at equal monolingual batches against X-X-mono"
+    hybrid, mono = design.loc["hybrid-128"], design.loc["x-x-mono-64"]
+    return (f"hybrid with exactly {int(hybrid['mono batches'])} monolingual and "
+            f"{int(hybrid['steps'] - hybrid['mono batches'])} cross-lingual batches against X-X-mono with "
+            f"the same {int(mono['mono batches'])} monolingual batches alone; what still differs is "
+            f"{number_word(passes['hybrid-128'])} passes over the data instead of "
+            f"{number_word(passes['x-x-mono-64'])} and where the monolingual batches sit")
+
+
 def _other_findings(root: Path) -> list[str]:
     lines = []
     main = recorded_experiment("mlqa-to-xquad", root)
@@ -139,9 +156,8 @@ def _other_findings(root: Path) -> list[str]:
     if not ran.empty:
         sentences = " ".join(f"Claim “{r['claim']}”: {claim_sentence(r)}." for _, r in ran.iterrows())
         lines.append(
-            "**The controlled exposure experiment** (constant learning rate, last-step weights, hybrid with exactly "
-            "64 monolingual and 64 cross-lingual batches against X-X-mono with the same 64 monolingual batches "
-            f"alone). {sentences} {_where(controlled, CH11)}.")
+            "**The controlled exposure experiment** (constant learning rate, last-step weights, "
+            f"{_controlled_design(controlled)}). {sentences} {_where(controlled, CH11)}.")
     exp128 = recorded_experiment("mlqa-to-xquad-128", root)
     exposure = exposure_table([main, exp128])
     if not exposure.empty and (exposure.experiment == exp128.name).any():
@@ -154,7 +170,7 @@ def _other_findings(root: Path) -> list[str]:
             f"(mean {hyb['mono batches'].mean():.0f}) against X-X-mono's "
             f"{mono['mono batches'].mean():.0f}, with a different learning-rate schedule and number of epochs; "
             f"the controlled exposure experiment {'above' if not ran.empty else '(no verdict recorded yet)'} "
-            f"holds those equal {_where(exp128, CH11)}.")
+            f"holds the schedule and the monolingual batch count equal {_where(exp128, CH11)}.")
     tatoeba = tatoeba_table(main)
     if not tatoeba.empty and (tatoeba.strategy == UNTUNED).any():
         base = float(tatoeba.loc[tatoeba.strategy == UNTUNED, "mean"].iloc[0])
